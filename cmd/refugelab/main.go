@@ -1,0 +1,4 @@
+// Command refugelab runs reproducible REFUGE2 experiments.
+package main
+
+func main() {}

@@ -1,0 +1,3 @@
+module github.com/refugelab/refugelab
+
+go 1.26.8
