@@ -1,0 +1,259 @@
+// Package augment applies seeded random joint transforms to a training
+// sample: the image, its disc/cup mask and its fovea point move together.
+//
+// A Pipeline is built from a list of Specs (the `augment:` list of an
+// experiment config). Each transform is applied with its own probability and
+// draws its parameters from its own random stream, derived with data.Seed from
+// (root seed, "augment/<name>#<k>", epoch, sample index), where k counts the
+// earlier transforms of the same name (0 for the first rotate, 1 for a second
+// rotate): the same config gives the same augmented sample for the same
+// (epoch, index), whatever the goroutine scheduling, and adding or removing a
+// transform never shifts the draws of another (only of a later one of the
+// same name). A Pipeline is immutable after Build and safe for concurrent Apply.
+//
+// Geometry: pixel coordinates use the pixel-centre convention of package
+// data (pixel i covers [i-0.5, i+0.5)). Geometric transforms (hflip, vflip,
+// rot90, rotate, scale, translate, crop, elastic) resample the image
+// bilinearly and the mask with nearest neighbour, so a mask never gains a
+// label value it did not have; the point is mapped exactly (a horizontal flip
+// sends x to W-1-x). Consecutive affine transforms are composed and the image
+// is resampled once, when a non-affine transform or the end of the pipeline
+// needs it. Areas moved in from outside the frame are 0 in the image and
+// background (255) in the mask. A point that leaves the frame at a resampling
+// is flagged (Apply returns inFrame = false) so the loss can ignore it.
+//
+// Photometric transforms (brightness, contrast, saturation, hue, gamma, blur,
+// noise, erase) change only the image and clamp it to [0, 1]. The runner must
+// therefore apply the pipeline to the prepared image before normalisation
+// (values in [0, 1]) and normalise afterwards.
+//
+// Parameters that make a transform the identity (a rotation range [0, 0], a
+// gamma of 1, ...) give bitwise identical output.
+package augment
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+
+	"github.com/refugelab/refugelab/data"
+)
+
+// Spec configures one transform: its registered name, the probability with
+// which it is applied to a sample, and its parameters as decoded from YAML
+// (float64/int/string/bool/[]any). Missing parameters take the documented
+// defaults (see KnownTransforms and each transform's Describe sentence).
+// Prob has no default: 0 means the transform is never applied.
+type Spec struct {
+	Name   string         `yaml:"name" json:"name"`
+	Prob   float64        `yaml:"p" json:"p"`
+	Params map[string]any `yaml:"params,omitempty" json:"params,omitempty"`
+}
+
+// transform is one registered transform with resolved parameters.
+type transform interface {
+	// describe returns the sentence parts before and after
+	// "with probability p".
+	describe() (what, tail string)
+	// apply draws the transform's random parameters from r and acts on st.
+	apply(st *state, r *rand.Rand)
+}
+
+type builder func(pr *paramReader) transform
+
+// registry maps each transform name to its constructor. Filled in init
+// functions of the files that define the transforms.
+var registry = map[string]builder{}
+
+// KnownTransforms returns the registered transform names, sorted.
+func KnownTransforms() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+type step struct {
+	spec     Spec // resolved: every default parameter filled in
+	streamID string
+	t        transform
+}
+
+// Pipeline is an ordered list of configured transforms. Build it with Build.
+type Pipeline struct {
+	steps []step
+}
+
+// Build validates the specs and returns the pipeline. Errors name the config
+// key: "augment[i].name", "augment[i].p" or "augment[i].params.<param>".
+func Build(specs []Spec) (*Pipeline, error) {
+	p := &Pipeline{}
+	occurrence := map[string]int{}
+	for i, s := range specs {
+		b, ok := registry[s.Name]
+		if !ok {
+			return nil, fmt.Errorf("augment[%d].name: %w", i, data.UnknownNameError("transform", s.Name, KnownTransforms()))
+		}
+		if !(s.Prob >= 0 && s.Prob <= 1) {
+			return nil, fmt.Errorf("augment[%d].p: probability %s of transform %s is outside [0, 1]", i, fmtNum(s.Prob), s.Name)
+		}
+		pr := newParamReader(i, s.Name, s.Params)
+		t := b(pr)
+		if err := pr.finish(); err != nil {
+			return nil, err
+		}
+		p.steps = append(p.steps, step{
+			spec:     Spec{Name: s.Name, Prob: s.Prob, Params: pr.resolved},
+			streamID: "augment/" + s.Name + "#" + strconv.Itoa(occurrence[s.Name]),
+			t:        t,
+		})
+		occurrence[s.Name]++
+	}
+	return p, nil
+}
+
+// Specs returns the resolved specs (every parameter default filled in), for
+// writing the resolved config.
+func (p *Pipeline) Specs() []Spec {
+	out := make([]Spec, len(p.steps))
+	for i, s := range p.steps {
+		params := make(map[string]any, len(s.spec.Params))
+		for k, v := range s.spec.Params {
+			params[k] = v
+		}
+		out[i] = Spec{Name: s.spec.Name, Prob: s.spec.Prob, Params: params}
+	}
+	return out
+}
+
+// Len returns the number of transforms.
+func (p *Pipeline) Len() int { return len(p.steps) }
+
+// Describe returns one sentence per transform, in order, with its resolved
+// parameters and probability, e.g. "rotation about the image centre by a
+// uniform angle in [-15°, 15°] with probability 0.5, bilinear for the image,
+// nearest for the mask". The report prints these sentences verbatim.
+func (p *Pipeline) Describe() []string {
+	out := make([]string, len(p.steps))
+	for i, s := range p.steps {
+		what, tail := s.t.describe()
+		out[i] = what + " with probability " + fmtNum(s.spec.Prob) + tail
+	}
+	return out
+}
+
+// Apply augments one sample for (root seed, epoch, sample index) and returns
+// new values; the inputs are never modified. m and pt may be nil (then the
+// returned mask/point are nil). inFrame is false when the point left the
+// frame (it is true when pt is nil). The output image may differ in size from
+// the input only for rot90 on a non-square image and for a fixed-size crop.
+func (p *Pipeline) Apply(img *data.Image, m *data.Mask, pt *data.Point, root uint64, epoch, index int) (*data.Image, *data.Mask, *data.Point, bool) {
+	st := newState(img, m, pt)
+	for _, s := range p.steps {
+		r := data.NewRand(data.Seed(root, s.streamID, epoch, index))
+		if r.Float64() >= s.spec.Prob {
+			continue
+		}
+		s.t.apply(st, r)
+	}
+	return st.finish()
+}
+
+// state is the sample as it moves through the pipeline. Affine transforms are
+// accumulated in fwd (materialised frame -> current frame) and applied with a
+// single resampling by flush.
+type state struct {
+	img      *data.Image
+	m        *data.Mask
+	imgOwned bool // img may be modified in place
+	mOwned   bool
+	pt       *data.Point // in the current frame
+	inFrame  bool
+	fwd      data.Affine
+	w, h     int // current frame size
+}
+
+func newState(img *data.Image, m *data.Mask, pt *data.Point) *state {
+	st := &state{img: img, m: m, inFrame: true, fwd: data.Identity, w: img.W, h: img.H}
+	if pt != nil {
+		q := *pt
+		st.pt = &q
+	}
+	return st
+}
+
+// affine composes the forward map f (current frame -> new frame of size
+// w x h) into the pending geometry and moves the point exactly.
+func (st *state) affine(f data.Affine, w, h int) {
+	st.fwd = st.fwd.Then(f)
+	st.w, st.h = w, h
+	if st.pt != nil {
+		*st.pt = f.Apply(*st.pt)
+	}
+}
+
+// pending tells whether unapplied geometry exists.
+func (st *state) pending() bool {
+	return st.fwd != data.Identity || st.w != st.img.W || st.h != st.img.H
+}
+
+// resample applies the pending affine geometry, followed by the displacement
+// field when field is non-nil (field layout: dx plane then dy plane on the
+// current w x h grid), with one bilinear/nearest resampling.
+func (st *state) resample(field []float32) {
+	if !st.pending() && field == nil {
+		return
+	}
+	inv, err := st.fwd.Inverse()
+	if err != nil {
+		// Every registered transform is invertible; a singular map would be
+		// a programming error.
+		panic("augment: " + err.Error())
+	}
+	st.img = warpImage(st.img, inv, st.w, st.h, field)
+	st.imgOwned = true
+	if st.m != nil {
+		st.m = warpMask(st.m, inv, st.w, st.h, field)
+		st.mOwned = true
+	}
+	st.fwd = data.Identity
+	st.checkPoint()
+}
+
+func (st *state) checkPoint() {
+	if st.pt != nil && !insideFrame(*st.pt, st.w, st.h) {
+		st.inFrame = false
+	}
+}
+
+// mutableImage applies pending geometry and returns an image the caller may
+// modify in place.
+func (st *state) mutableImage() *data.Image {
+	st.resample(nil)
+	if !st.imgOwned {
+		st.img = st.img.Clone()
+		st.imgOwned = true
+	}
+	return st.img
+}
+
+func (st *state) finish() (*data.Image, *data.Mask, *data.Point, bool) {
+	st.resample(nil)
+	st.checkPoint()
+	if !st.imgOwned {
+		st.img = st.img.Clone()
+	}
+	if st.m != nil && !st.mOwned {
+		st.m = st.m.Clone()
+	}
+	return st.img, st.m, st.pt, st.inFrame
+}
+
+// insideFrame tells whether p lies in the w x h frame, whose pixels cover
+// [-0.5, w-0.5) x [-0.5, h-0.5) in the pixel-centre convention.
+func insideFrame(p data.Point, w, h int) bool {
+	return p.X >= -0.5 && p.X < float64(w)-0.5 && p.Y >= -0.5 && p.Y < float64(h)-0.5
+}

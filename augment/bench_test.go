@@ -1,0 +1,40 @@
+package augment
+
+import (
+	"testing"
+
+	"github.com/refugelab/refugelab/data"
+)
+
+// benchApply measures augmented samples per second with the typical pipeline
+// (hflip, rotate, scale, gamma, elastic at their usual probabilities) on an
+// RGB size x size sample with mask and point, one goroutine.
+func benchApply(b *testing.B, size int) {
+	img, m, pt := testSample(size, size, data.Point{X: float64(size) / 3, Y: float64(size) / 2})
+	p, err := Build(typical())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p.Apply(img, m, pt, 1, 0, i)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+}
+
+// BenchmarkTypical256 is the typical pipeline at 256x256.
+func BenchmarkTypical256(b *testing.B) { benchApply(b, 256) }
+
+// BenchmarkTypical512 is the typical pipeline at 512x512.
+func BenchmarkTypical512(b *testing.B) { benchApply(b, 512) }
+
+// BenchmarkElastic512 is the elastic transform alone (always applied) at 512x512.
+func BenchmarkElastic512(b *testing.B) {
+	img, m, pt := testSample(512, 512, data.Point{X: 100, Y: 200})
+	p, _ := Build([]Spec{{Name: "elastic", Prob: 1}})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p.Apply(img, m, pt, 1, 0, i)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+}
