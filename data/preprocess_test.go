@@ -1,0 +1,255 @@
+package data
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestNewPipelineErrors(t *testing.T) {
+	cases := []struct {
+		specs []StepSpec
+		want  string
+	}{
+		{[]StepSpec{{Name: "rezise"}}, `unknown preprocessing step "rezise"`},
+		{[]StepSpec{{Name: "rezise"}}, `did you mean "resize"`},
+		{[]StepSpec{{Name: "roi", Params: map[string]any{"sise": 3}}}, "preprocess.roi.sise: unknown parameter (known: disc_factor, size, window)"},
+		{[]StepSpec{{Name: "resize", Params: map[string]any{"size": -3}}}, "preprocess.resize.size: expected an integer >= 1, got -3"},
+		{[]StepSpec{{Name: "resize", Params: map[string]any{"size": "big"}}}, "preprocess.resize.size"},
+		{[]StepSpec{{Name: "clahe", Params: map[string]any{"clip": 0.0}}}, "preprocess.clahe.clip"},
+		{[]StepSpec{{Name: "normalize", Params: map[string]any{"mode": "global"}}}, "preprocess.normalize.mode: expected one of per-image, fixed"},
+		{[]StepSpec{{Name: "normalize", Params: map[string]any{"mode": "fixed"}}}, "mode fixed needs mean and std"},
+		{[]StepSpec{{Name: "normalize", Params: map[string]any{"mode": "fixed", "mean": []any{0.5, 0.5}, "std": 0.2}}}, "need 1 or 3 values"},
+		{[]StepSpec{{Name: "green"}, {Name: "normalize", Params: map[string]any{"mode": "fixed", "mean": []any{0.5, 0.5, 0.5}, "std": 0.2}}}, "need 1 or 1 values"},
+		{[]StepSpec{{Name: "roi", Params: map[string]any{"window": 100, "disc_factor": 2.0}}}, "either window or disc_factor"},
+		{[]StepSpec{{Name: "green"}, {Name: "resize"}}, `"resize" is geometric and must come before the intensity step "green"`},
+		{[]StepSpec{{Name: "resize"}, {Name: "fov-crop"}}, "fov-crop must be the first step"},
+	}
+	for _, c := range cases {
+		_, err := NewPipeline(c.specs)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v, want it to contain %q", c.specs, err, c.want)
+		}
+	}
+}
+
+func TestPipelineDescribeAndResolved(t *testing.T) {
+	p, err := NewPipeline([]StepSpec{{Name: "fov-crop"}, {Name: "resize", Params: map[string]any{"size": 256}}, {Name: "green"}, {Name: "clahe"}, {Name: "normalize"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Describe()
+	if len(d) != 5 || !strings.Contains(d[1], "256×256") || !strings.Contains(d[3], "8×8 tile grid") || !strings.Contains(d[3], "clip limit 2") {
+		t.Fatalf("describe: %q", d)
+	}
+	r := p.Resolved()
+	if r[0].Params["threshold"] != 0.08 || r[3].Params["tiles"] != 8 || r[4].Params["mode"] != "per-image" {
+		t.Fatalf("resolved %v", r)
+	}
+	if p.Channels(3) != 1 || p.NeedsCenter() {
+		t.Fatalf("channels %d needsCenter %v", p.Channels(3), p.NeedsCenter())
+	}
+	if f := p.Fingerprint(); !strings.Contains(f, "resize size=256;") {
+		t.Fatalf("fingerprint %q", f)
+	}
+}
+
+// TestFOVCrop: a 10×8 black image with a bright 5×5 block at x 2..6,
+// y 1..5 is cropped to that block: T is the translation (-2, -1).
+func TestFOVCrop(t *testing.T) {
+	img := NewImage(10, 8, 3)
+	for y := 1; y <= 5; y++ {
+		for x := 2; x <= 6; x++ {
+			img.Set(0, x, y, 0.5)
+		}
+	}
+	img.Set(1, 9, 7, 0.05) // below threshold: ignored
+	p, _ := NewPipeline([]StepSpec{{Name: "fov-crop"}})
+	pr, err := p.Prepare(img, nil, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.T != (Affine{1, 0, -2, 0, 1, -1}) || pr.W != 5 || pr.H != 5 {
+		t.Fatalf("T %v size %dx%d", pr.T, pr.W, pr.H)
+	}
+	for _, v := range pr.X.Pix[:25] {
+		if v != 0.5 {
+			t.Fatalf("cropped red %v", pr.X.Pix[:25])
+		}
+	}
+	if _, err := p.Prepare(NewImage(4, 4, 3), nil, nil, 0); err == nil || !strings.Contains(err.Error(), "no field of view") {
+		t.Fatalf("black image: %v", err)
+	}
+}
+
+// TestROIDiscFactor: disc diameter 50, factor 2 -> a 100 px window at
+// x0 = y0 = round(100 - 50) = 50, resampled to 64: x' = (x - 50 + 0.5)·0.64
+// - 0.5, so T = [0.64 0 -32.18; 0 0.64 -32.18].
+func TestROIDiscFactor(t *testing.T) {
+	p, err := NewPipeline([]StepSpec{{Name: "roi", Params: map[string]any{"size": 64, "disc_factor": 2.0}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	T, w, h, err := p.Geometry(NewImage(300, 200, 3), &Point{100, 100}, 50)
+	if err != nil || w != 64 || h != 64 {
+		t.Fatal(err)
+	}
+	want := Affine{0.64, 0, -32.18, 0, 0.64, -32.18}
+	for i := range want {
+		if math.Abs(T[i]-want[i]) > 1e-12 {
+			t.Fatalf("T = %v, want %v", T, want)
+		}
+	}
+	if _, _, _, err := p.Geometry(NewImage(300, 200, 3), &Point{100, 100}, 0); err == nil || !strings.Contains(err.Error(), "disc diameter") {
+		t.Fatalf("no diameter: %v", err)
+	}
+}
+
+// TestResizeThenROI: resize 2124×2056 to 1062 (scale exactly 0.5, content
+// 1062×1028 centred with oy = 17), then a 256-px window in original pixels
+// (128 px in the resized frame) resampled to 128: total scale 0.5.
+func TestResizeThenROI(t *testing.T) {
+	p, err := NewPipeline([]StepSpec{{Name: "resize", Params: map[string]any{"size": 1062}}, {Name: "roi", Params: map[string]any{"size": 128, "window": 256}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	T, w, h, err := p.Geometry(NewImage(2124, 2056, 1), &Point{1000, 1000}, 0)
+	if err != nil || w != 128 || h != 128 {
+		t.Fatal(err)
+	}
+	// resize: x' = 0.5x - 0.25, y' = 0.5y - 0.25 + 17; centre -> (499.75,
+	// 516.75); window x0 = round(435.75) = 436, y0 = round(452.75) = 453;
+	// crop at scale 1: x'' = x' - 436, y'' = y' - 453.
+	want := Affine{0.5, 0, -436.25, 0, 0.5, -436.25}
+	for i := range want {
+		if math.Abs(T[i]-want[i]) > 1e-12 {
+			t.Fatalf("T = %v, want %v", T, want)
+		}
+	}
+}
+
+// TestCLAHEHandWorked: a 2×2 plane [0 0 0 1] with one tile and clip 2:
+// limit = max(1, 2·4/256) = 1, so bin 0 (count 3) is clipped to 1 and the
+// excess 2 spread as 2/256 per bin; lut[0] = (1 + 2/256)/4 = 0.251953125,
+// lut[255] = 4/4 = 1.
+func TestCLAHEHandWorked(t *testing.T) {
+	p, err := NewPipeline([]StepSpec{{Name: "clahe", Params: map[string]any{"tiles": 1, "clip": 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &Image{W: 2, H: 2, C: 1, Pix: []float32{0, 0, 0, 1}}
+	out := p.Intensity(x)
+	want := []float32{0.251953125, 0.251953125, 0.251953125, 1}
+	for i := range want {
+		if out.Pix[i] != want[i] {
+			t.Fatalf("clahe = %v, want %v", out.Pix, want)
+		}
+	}
+	if x.Pix[0] != 0 {
+		t.Fatal("input modified")
+	}
+	// On a real image with 8 tiles: values stay in [0, 1] and contrast of a
+	// low-contrast synthetic image increases (green channel sd grows).
+	img, _, _ := Synthesize(0, 1, SynthOptions{W: 128, H: 128})
+	q, _ := NewPipeline([]StepSpec{{Name: "green"}, {Name: "clahe"}})
+	g := q.Intensity(img)
+	sd := func(v []float32) float64 {
+		var m, s float64
+		for _, f := range v {
+			m += float64(f)
+		}
+		m /= float64(len(v))
+		for _, f := range v {
+			s += (float64(f) - m) * (float64(f) - m)
+		}
+		return math.Sqrt(s / float64(len(v)))
+	}
+	for _, v := range g.Pix {
+		if v < 0 || v > 1 {
+			t.Fatalf("clahe value %v outside [0,1]", v)
+		}
+	}
+	if g.C != 1 || sd(g.Pix) <= sd(img.Pix[128*128:2*128*128]) {
+		t.Fatalf("clahe did not raise contrast: %v vs %v", sd(g.Pix), sd(img.Pix[128*128:2*128*128]))
+	}
+}
+
+// TestNormalize: [0 .5 1 .5] has mean 0.5 and population sd sqrt(0.125) =
+// 0.35355, giving [-1.41421 0 1.41421 0]; fixed mean 0.5 std 0.25 gives
+// [-2 0 2 0].
+func TestNormalize(t *testing.T) {
+	x := &Image{W: 2, H: 2, C: 1, Pix: []float32{0, 0.5, 1, 0.5}}
+	p, _ := NewPipeline([]StepSpec{{Name: "normalize"}})
+	out := p.Intensity(x)
+	want := []float64{-math.Sqrt2, 0, math.Sqrt2, 0}
+	for i := range want {
+		if math.Abs(float64(out.Pix[i])-want[i]) > 1e-6 {
+			t.Fatalf("per-image = %v, want %v", out.Pix, want)
+		}
+	}
+	q, err := NewPipeline([]StepSpec{{Name: "normalize", Params: map[string]any{"mode": "fixed", "mean": 0.5, "std": 0.25}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = q.Intensity(x)
+	for i, w := range []float32{-2, 0, 2, 0} {
+		if out.Pix[i] != w {
+			t.Fatalf("fixed = %v", out.Pix)
+		}
+	}
+}
+
+// TestPrepareSyntheticROI: an ROI of 2.5 disc diameters around the true
+// disc centre puts the disc in the middle of the input, and the fovea
+// round-trips through T exactly.
+func TestPrepareSyntheticROI(t *testing.T) {
+	img, m, tr := Synthesize(2, 5, SynthOptions{W: 400, H: 360})
+	p, err := NewPipeline([]StepSpec{{Name: "roi", Params: map[string]any{"size": 96, "disc_factor": 2.5}}, {Name: "normalize"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	geo, err := p.PrepareGeometric(img, m, &tr.DiscCenter, tr.DiscDiamV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := p.Prepare(img, m, &tr.DiscCenter, tr.DiscDiamV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if geo.T != pr.T || pr.X.W != 96 || pr.X.C != 3 {
+		t.Fatalf("prepare %v vs %v", geo.T, pr.T)
+	}
+	c, dv, _, ok := DiscGeometry(pr.M)
+	if !ok || math.Abs(c.X-47.5) > 1.5 || math.Abs(c.Y-47.5) > 1.5 {
+		t.Fatalf("disc centre in ROI %v, want near (47.5, 47.5)", c)
+	}
+	// Disc spans 1/2.5 of the window: about 38 px of 96.
+	if math.Abs(dv-96/2.5) > 2 {
+		t.Fatalf("disc height in ROI %v, want about 38.4", dv)
+	}
+	inv, _ := pr.T.Inverse()
+	if b := inv.Apply(pr.T.Apply(tr.Fovea)); b.Dist(tr.Fovea) > 1e-9 {
+		t.Fatalf("fovea round trip %v vs %v", b, tr.Fovea)
+	}
+	// Intensity(PrepareGeometric) == Prepare.
+	x := p.Intensity(geo.X)
+	for i := range x.Pix {
+		if x.Pix[i] != pr.X.Pix[i] {
+			t.Fatalf("Intensity after PrepareGeometric differs at %d", i)
+		}
+	}
+	// Paste back of the downscaled ROI mask: disc pixel count within 5 %.
+	back := PasteMask(pr.M, pr.T, img.W, img.H)
+	count := func(mm *Mask) int {
+		n := 0
+		for _, v := range mm.Pix {
+			if v < Background {
+				n++
+			}
+		}
+		return n
+	}
+	if a, b := count(back), count(m); math.Abs(float64(a-b)) > 0.05*float64(b) {
+		t.Fatalf("pasted disc %d px vs original %d", a, b)
+	}
+}
