@@ -455,39 +455,29 @@ func clahePlane(src, dst []float32, w, h, tiles int, clip float64) {
 	}
 	tw, th := float64(w)/float64(tx), float64(h)/float64(ty)
 	for y := 0; y < h; y++ {
-		fy := (float64(y)+0.5)/th - 0.5
-		j0 := int(math.Floor(fy))
-		wy := fy - float64(j0)
-		j1 := j0 + 1
-		if j0 < 0 {
-			j0, wy = 0, 0
-		}
-		if j1 > ty-1 {
-			j1 = ty - 1
-		}
-		if j0 > ty-1 {
-			j0 = ty - 1
-		}
+		j0, j1, wy := tileBlend(y, th, ty)
 		for x := 0; x < w; x++ {
-			fx := (float64(x)+0.5)/tw - 0.5
-			i0 := int(math.Floor(fx))
-			wx := fx - float64(i0)
-			i1 := i0 + 1
-			if i0 < 0 {
-				i0, wx = 0, 0
-			}
-			if i1 > tx-1 {
-				i1 = tx - 1
-			}
-			if i0 > tx-1 {
-				i0 = tx - 1
-			}
+			i0, i1, wx := tileBlend(x, tw, tx)
 			b := claheBin(src[y*w+x])
 			v00, v10 := float64(luts[j0*tx+i0][b]), float64(luts[j0*tx+i1][b])
 			v01, v11 := float64(luts[j1*tx+i0][b]), float64(luts[j1*tx+i1][b])
 			dst[y*w+x] = float32((v00*(1-wx)+v10*wx)*(1-wy) + (v01*(1-wx)+v11*wx)*wy)
 		}
 	}
+}
+
+// tileBlend returns the two tiles whose centres surround pixel i (tiles of
+// size ts, n of them) and the weight of the second, clamped at the edges.
+func tileBlend(i int, ts float64, n int) (int, int, float64) {
+	f := (float64(i)+0.5)/ts - 0.5
+	i0 := int(math.Floor(f))
+	wt := f - float64(i0)
+	i1 := i0 + 1
+	if i0 < 0 {
+		i0, wt = 0, 0
+	}
+	i0, i1 = min(i0, n-1), min(i1, n-1)
+	return i0, i1, wt
 }
 
 // ---- normalize ----
