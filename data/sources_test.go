@@ -1,0 +1,464 @@
+package data
+
+import (
+	"encoding/csv"
+	"image"
+	"image/jpeg"
+	"io"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// moduleRoot finds the folder holding go.mod above the test's folder.
+func moduleRoot(t testing.TB) string {
+	t.Helper()
+	d, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		p := filepath.Dir(d)
+		if p == d {
+			t.Fatal("go.mod not found above the test folder")
+		}
+		d = p
+	}
+}
+
+// sharedData returns ../shared/data/<sub> next to the module, or skips.
+func sharedData(t testing.TB, sub string) string {
+	t.Helper()
+	p := filepath.Join(moduleRoot(t), "..", "shared", "data", sub)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared data %s not present (%v): the test reads the non-redistributable datasets from ../shared/data at test time", p, err)
+	}
+	return p
+}
+
+// readLabels reads a tidy labels.csv of ../shared/data into rows keyed by
+// the given column.
+func readLabels(t *testing.T, path, key string) map[string]map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]string{}
+	for _, r := range recs[1:] {
+		m := map[string]string{}
+		for i, h := range recs[0] {
+			m[h] = r[i]
+		}
+		out[m[key]] = m
+	}
+	return out
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// discCup counts disc (value < 255, cup included: the official rule) and
+// cup (value 0) pixels.
+func discCup(m *Mask) (disc, cup int) {
+	for _, v := range m.Pix {
+		if v < 255 {
+			disc++
+		}
+		if v == 0 {
+			cup++
+		}
+	}
+	return
+}
+
+func byID(samples []*Sample) map[string]*Sample {
+	m := map[string]*Sample{}
+	for _, s := range samples {
+		m[s.ID] = s
+	}
+	return m
+}
+
+// RIM-ONE DL from ../shared/data: 24 images, 12 glaucoma / 12 normal
+// (README "This subset"); size, label and the disc/cup pixel counts of
+// every image equal labels.csv (width, height, label, disc_px, cup_px).
+func TestRimOneDLShared(t *testing.T) {
+	root := sharedData(t, "rim-one-dl")
+	spec := SourceSpec{Name: "rim", Format: "rimone-dl", Root: root,
+		Params: map[string]any{"mask_polarity": "bright", "mask_threshold": ">127"}}
+	samples, rep, err := LoadSource(spec, "/", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Images != 24 || rep.Glaucoma != 12 || rep.Normal != 12 || rep.WithMask != 24 || rep.WithFovea != 0 {
+		t.Errorf("report %+v, want 24 images, 12 glaucoma, 12 normal, 24 masks", rep)
+	}
+	if rep.Devices["r1"] != 8 || rep.Devices["r2"] != 8 || rep.Devices["r3"] != 8 {
+		t.Errorf("devices %v, want r1/r2/r3 8 each", rep.Devices)
+	}
+	labels := readLabels(t, filepath.Join(root, "labels.csv"), "image")
+	for _, s := range samples {
+		row := labels[s.Name]
+		if row == nil {
+			t.Fatalf("sample %s (%s) not in labels.csv", s.ID, s.Name)
+		}
+		if s.W != atoi(t, row["width"]) || s.H != atoi(t, row["height"]) || s.Label != atoi(t, row["label"]) {
+			t.Errorf("%s: %dx%d label %d, labels.csv %sx%s label %s", s.Name, s.W, s.H, s.Label, row["width"], row["height"], row["label"])
+		}
+		img, m, err := s.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img.W != s.W || m.W != s.W || m.H != s.H {
+			t.Errorf("%s: loaded sizes image %dx%d mask %dx%d", s.Name, img.W, img.H, m.W, m.H)
+		}
+		disc, cup := discCup(m)
+		if disc != atoi(t, row["disc_px"]) || cup != atoi(t, row["cup_px"]) {
+			t.Errorf("%s: disc %d cup %d px, labels.csv %s %s", s.Name, disc, cup, row["disc_px"], row["cup_px"])
+		}
+	}
+	// The README's table, independently of labels.csv: r1_Im040 is a
+	// 576x576 normal image; r3_S-18-L_left_half a 452x452 glaucoma suspect.
+	ids := byID(samples)
+	if s := ids["rim/r1_Im040"]; s == nil || s.W != 576 || s.Label != 0 {
+		t.Errorf("r1_Im040: %+v", s)
+	}
+	if s := ids["rim/r3_S-18-L_left_half"]; s == nil || s.W != 452 || s.Label != 1 {
+		t.Errorf("r3_S-18-L_left_half: %+v", s)
+	}
+	// The mask rule is explicit: without it the source does not load.
+	spec.Params = map[string]any{"mask_threshold": ">127"}
+	if _, _, err := LoadSource(spec, "/", 1); err == nil || !strings.Contains(err.Error(), "mask_polarity") {
+		t.Errorf("missing mask_polarity: err = %v", err)
+	}
+}
+
+// fundus-dg from ../shared/data: 7 ROI crops of 800x800, labels from the
+// name prefixes (5 glaucoma, 2 REFUGE validation unknown), devices =
+// domains, and disc/cup pixel counts equal to labels.csv.
+func TestFundusDGShared(t *testing.T) {
+	root := sharedData(t, "fundus-dg-roi")
+	samples, rep, err := LoadSource(SourceSpec{Name: "dg", Format: "fundus-dg", Root: root}, "/", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Images != 7 || rep.Glaucoma != 5 || rep.Normal != 0 || rep.UnknownLabel != 2 || rep.WithMask != 7 || rep.Sizes["800x800"] != 7 {
+		t.Errorf("report %+v", rep)
+	}
+	want := map[string]int{"Domain1": 2, "Domain2": 2, "Domain3": 1, "Domain4": 2}
+	for d, n := range want {
+		if rep.Devices[d] != n {
+			t.Errorf("device %s: %d, want %d (%v)", d, rep.Devices[d], n, rep.Devices)
+		}
+	}
+	labels := readLabels(t, filepath.Join(root, "labels.csv"), "original_id")
+	for _, s := range samples {
+		row := labels[s.Stem]
+		wantLabel := -1
+		if row["label"] != "" {
+			wantLabel = atoi(t, row["label"])
+		}
+		if s.Label != wantLabel {
+			t.Errorf("%s: label %d, labels.csv %q", s.Stem, s.Label, row["label"])
+		}
+		_, m, err := s.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		disc, cup := discCup(m)
+		if disc != atoi(t, row["disc_px"]) || cup != atoi(t, row["cup_px"]) {
+			t.Errorf("%s: disc %d cup %d, labels.csv %s %s", s.Stem, disc, cup, row["disc_px"], row["cup_px"])
+		}
+	}
+	if s := byID(samples)["dg/V0018"]; s == nil || s.Label != -1 || s.Device != "Domain4" {
+		t.Errorf("V0018: %+v", s)
+	}
+}
+
+// IDRiD from ../shared/data: 20 images of 4288x2848 with the fovea and OD
+// centres of labels.csv (README table: IDRiD_001 fovea (1914, 1617), OD
+// (651, 1453)).
+func TestIDRiDShared(t *testing.T) {
+	root := sharedData(t, "idrid-localization")
+	samples, rep, err := LoadSource(SourceSpec{Name: "idrid", Format: "idrid", Root: root}, "/", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Images != 20 || rep.WithFovea != 20 || rep.WithDisc != 20 || rep.UnknownLabel != 20 || rep.WithMask != 0 || rep.Sizes["4288x2848"] != 20 {
+		t.Errorf("report %+v", rep)
+	}
+	labels := readLabels(t, filepath.Join(root, "labels.csv"), "image")
+	for _, s := range samples {
+		row := labels["images/"+s.Name]
+		fx, fy := float64(atoi(t, row["fovea_x"])), float64(atoi(t, row["fovea_y"]))
+		ox, oy := float64(atoi(t, row["od_center_x"])), float64(atoi(t, row["od_center_y"]))
+		if *s.Fovea != (Point{fx, fy}) || *s.DiscCenter != (Point{ox, oy}) {
+			t.Errorf("%s: fovea %v disc %v, labels.csv (%v,%v) (%v,%v)", s.Name, *s.Fovea, *s.DiscCenter, fx, fy, ox, oy)
+		}
+	}
+	s := byID(samples)["idrid/IDRiD_001"]
+	if s == nil || *s.Fovea != (Point{1914, 1617}) || *s.DiscCenter != (Point{651, 1453}) {
+		t.Errorf("IDRiD_001: %+v", s)
+	}
+}
+
+// writeTinyPNG writes a w x h grey PNG.
+func writeTinyPNG(t *testing.T, path string, w, h int) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writePNG(t, path, grayFrom(w, h, make([]uint8, w*h)))
+}
+
+// writeTinyMask writes a w x h REFUGE mask BMP: background with a 2x2 rim
+// block holding one cup pixel at (1,1).
+func writeTinyMask(t *testing.T, path string, w, h int) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMask(w, h)
+	m.Pix[0], m.Pix[1], m.Pix[w], m.Pix[w+1] = Rim, Rim, Rim, Cup
+	// The writers insist on lowercase extensions; rename for upper-case cases.
+	ext := filepath.Ext(path)
+	tmp := strings.TrimSuffix(path, ext) + ".tmp" + strings.ToLower(ext)
+	var err error
+	if strings.EqualFold(ext, ".png") {
+		err = WriteMaskPNG(tmp, m)
+	} else {
+		err = WriteMaskBMP(tmp, m)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The committed IDRiD markups (verbatim: odd headers, CRLF, 45 trailing
+// fields), with 412 blank ",,,," rows appended as in the official file,
+// read against stand-in images (one with an upper-case .JPG-style stem
+// difference): every row's point lands on its stem.
+func TestIDRiDCSVQuirks(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"IDRiD_Fovea_Center_Testing Set_Markups.csv", "IDRiD_OD_Center_Testing Set_Markups.csv"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "idrid", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "\r\n") || !strings.HasPrefix(string(b), "Image No,X- Coordinate,Y - Coordinate,,,") {
+			t.Fatalf("fixture %s lost its quirks", name)
+		}
+		b = append(b, []byte(strings.Repeat(",,,,\r\n", 412))...)
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	for i := 1; i <= 20; i++ {
+		stem := "IDRiD_" + strconv.Itoa(1000 + i)[1:]
+		if i == 2 {
+			stem = strings.ToLower(stem) // idrid_002: matched case-insensitively
+		}
+		writeTinyPNG(t, filepath.Join(dir, "images", stem+".png"), 8, 8)
+	}
+	samples, rep, err := LoadSource(SourceSpec{Name: "i", Format: "idrid", Root: dir}, "/", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Images != 20 || rep.WithFovea != 20 || rep.WithDisc != 20 {
+		t.Fatalf("report %+v", rep)
+	}
+	ids := byID(samples)
+	// Values from the README table of ../shared/data/idrid-localization.
+	if s := ids["i/idrid_002"]; s == nil || *s.Fovea != (Point{1922, 1468}) || *s.DiscCenter != (Point{3158, 1280}) {
+		t.Errorf("IDRiD_002: %+v", s)
+	}
+	if s := ids["i/IDRiD_020"]; s == nil || *s.Fovea != (Point{1723, 1842}) || *s.DiscCenter != (Point{2933, 1786}) {
+		t.Errorf("IDRiD_020: %+v", s)
+	}
+	// coord_base 1 shifts by one pixel.
+	samples, _, err = LoadSource(SourceSpec{Name: "i", Format: "idrid", Root: dir, Params: map[string]any{"coord_base": 1}}, "/", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := byID(samples)["i/IDRiD_020"]; *s.Fovea != (Point{1722, 1841}) {
+		t.Errorf("1-based fovea: %v", *s.Fovea)
+	}
+	// A row naming a missing image is a problem with its row number.
+	os.Remove(filepath.Join(dir, "images", "IDRiD_005.png"))
+	_, rep, err = LoadSource(SourceSpec{Name: "i", Format: "idrid", Root: dir}, "/", 1)
+	var pe *ProblemsError
+	if !errors.As(err, &pe) || len(rep.Problems) != 2 {
+		t.Fatalf("missing image: err = %v, problems %v", err, rep.Problems)
+	}
+	for _, p := range rep.Problems {
+		if p.Row != 6 || !strings.Contains(p.What, "IDRiD_005") {
+			t.Errorf("problem %v, want row 6 naming IDRiD_005", p)
+		}
+	}
+}
+
+// C05(a): a headerless 3-row label file yields 3 labels when configured
+// headerless, and is an error naming the first cell when configured with a
+// header; the loader never guesses. C05(b)-style: columns are found by name
+// in any order.
+func TestC05CSVHeader(t *testing.T) {
+	dir := t.TempDir()
+	for _, s := range []string{"T0001", "T0002", "T0003"} {
+		writeTinyPNG(t, filepath.Join(dir, s+".jpg.png"), 4, 4)
+	}
+	// Real JPEG names are needed for the case: write PNG bytes under .png
+	// names and list them.
+	man := filepath.Join(dir, "labels.csv")
+	os.WriteFile(man, []byte("T0001.jpg.png,1\nT0002.jpg.png,0\nT0003.jpg.png,0\n"), 0o644)
+	spec := SourceSpec{Name: "c", Format: "csv", Root: "labels.csv", Params: map[string]any{"header": false, "columns": []any{"image", "label"}}}
+	samples, rep, err := LoadSource(spec, dir, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 3 || rep.Glaucoma != 1 || rep.Normal != 2 {
+		t.Errorf("headerless: %d samples, report %+v", len(samples), rep)
+	}
+	spec.Params = map[string]any{"header": true}
+	if _, _, err := LoadSource(spec, dir, 1); err == nil || !strings.Contains(err.Error(), `"T0001.jpg.png"`) || !strings.Contains(err.Error(), "header: false") {
+		t.Errorf("header: true on a headerless file: err = %v", err)
+	}
+	spec.Params = map[string]any{"header": false}
+	if _, _, err := LoadSource(spec, dir, 1); err == nil || !strings.Contains(err.Error(), "csv.columns") {
+		t.Errorf("header: false without columns: err = %v", err)
+	}
+	// Columns by name, two orders, with fovea and 1-based coordinates.
+	a := "image,label,fovea_x,fovea_y\nT0001.jpg.png,1,2,3\n"
+	b := "Fovea_Y, Fovea_X ,Label,Image\n3,2,1,T0001.jpg.png\n"
+	var got []Point
+	for i, text := range []string{a, b} {
+		p := filepath.Join(dir, "m"+strconv.Itoa(i)+".csv")
+		os.WriteFile(p, []byte(text), 0o644)
+		ss, _, err := LoadSource(SourceSpec{Name: "c", Format: "csv", Root: p, Params: map[string]any{"coord_base": 1}}, "/", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ss[0].Label != 1 {
+			t.Errorf("order %d: label %d", i, ss[0].Label)
+		}
+		got = append(got, *ss[0].Fovea)
+	}
+	if got[0] != got[1] || got[0] != (Point{1, 2}) {
+		t.Errorf("fovea by column name: %v, want both (1, 2) (1-based (2, 3))", got)
+	}
+	// Unknown params name the param.
+	spec.Params = map[string]any{"headers": false}
+	if _, _, err := LoadSource(spec, dir, 1); err == nil || !strings.Contains(err.Error(), "csv.headers: unknown parameter") {
+		t.Errorf("unknown param: err = %v", err)
+	}
+}
+
+// C04: images g0001.jpg, g0002.JPG, n0001.jpg pair with masks g0001.bmp,
+// g0002.bmp, n0001.BMP by stem, case-insensitively; deleting g0002.bmp makes
+// loading fail naming g0002 (never a 2-pair dataset, never g0002.JPG with
+// n0001's mask); a 4x4 mask for a 5x5 image fails naming both files and
+// sizes.
+func TestC04PairingByStem(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "Training400")
+	msk := filepath.Join(dir, "Annotation-Training400", "Disc_Cup_Masks")
+	writeJPEG := func(p string, w, h int) {
+		writeTinyPNG(t, p+".tmp.png", w, h)
+		im, err := ReadImage(p + ".tmp.png")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(p + ".tmp.png")
+		g, _ := ToGoImage(im)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := jpegEncode(f, g); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	writeJPEG(filepath.Join(img, "Glaucoma", "g0001.jpg"), 5, 5)
+	writeJPEG(filepath.Join(img, "Glaucoma", "g0002.JPG"), 6, 6)
+	writeJPEG(filepath.Join(img, "Non-Glaucoma", "n0001.jpg"), 7, 7)
+	writeTinyMask(t, filepath.Join(msk, "Glaucoma", "g0001.bmp"), 5, 5)
+	writeTinyMask(t, filepath.Join(msk, "Glaucoma", "g0002.bmp"), 6, 6)
+	writeTinyMask(t, filepath.Join(msk, "Non-Glaucoma", "n0001.BMP"), 7, 7)
+	spec := SourceSpec{Name: "r", Format: "refuge2018", Root: dir, Subset: "training"}
+	samples, rep, err := LoadSource(spec, "/", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 3 || rep.WithMask != 3 || rep.Glaucoma != 2 || rep.Normal != 1 {
+		t.Fatalf("%d samples, report %+v", len(samples), rep)
+	}
+	for _, s := range samples {
+		if !strings.EqualFold(strings.TrimSuffix(filepath.Base(s.MaskPath), filepath.Ext(s.MaskPath)), s.Stem) {
+			t.Errorf("%s paired with %s", s.ImagePath, s.MaskPath)
+		}
+		if _, _, err := s.Load(); err != nil {
+			t.Error(err)
+		}
+	}
+	os.Remove(filepath.Join(msk, "Glaucoma", "g0002.bmp"))
+	samples, rep, err = LoadSource(spec, "/", 1)
+	if err == nil || samples != nil || !strings.Contains(err.Error(), `"g0002"`) || len(rep.Problems) != 1 {
+		t.Fatalf("missing g0002.bmp: samples %d, err = %v", len(samples), err)
+	}
+	writeTinyMask(t, filepath.Join(msk, "Glaucoma", "g0002.bmp"), 6, 6)
+	writeTinyMask(t, filepath.Join(msk, "Glaucoma", "g0001.bmp"), 4, 4)
+	_, _, err = LoadSource(spec, "/", 1)
+	if err == nil || !strings.Contains(err.Error(), "g0001.bmp") || !strings.Contains(err.Error(), "g0001.jpg") ||
+		!strings.Contains(err.Error(), "4x4") || !strings.Contains(err.Error(), "5x5") {
+		t.Errorf("size mismatch: err = %v", err)
+	}
+}
+
+// Missing roots and unknown formats are errors naming them.
+func TestLoadSourceSpecErrors(t *testing.T) {
+	_, _, err := LoadSource(SourceSpec{Name: "x", Format: "refuge2018", Root: "nope"}, "/tmp/does-not-exist-base", 1)
+	if err == nil || !strings.Contains(err.Error(), "/tmp/does-not-exist-base/nope") {
+		t.Errorf("missing root: err = %v", err)
+	}
+	_, _, err = LoadSource(SourceSpec{Name: "x", Format: "refuge-2018", Root: "."}, "/", 1)
+	if err == nil || !strings.Contains(err.Error(), `did you mean "refuge2018"`) {
+		t.Errorf("unknown format: err = %v", err)
+	}
+	// C03(c): a REFUGE source cannot redeclare raw 0 as background.
+	_, _, err = LoadSource(SourceSpec{Name: "x", Format: "refuge2018", Root: ".", Params: map[string]any{"background_value": 0}}, t.TempDir(), 1)
+	if err == nil || !strings.Contains(err.Error(), "refuge2018.background_value: unknown parameter") {
+		t.Errorf("background_value: err = %v", err)
+	}
+	// An empty source is a problem naming the root.
+	d := t.TempDir()
+	_, rep, err := LoadSource(SourceSpec{Name: "x", Format: "refuge2018", Root: d}, "/", 1)
+	if err == nil || len(rep.Problems) != 1 || rep.Problems[0].File != d || !strings.Contains(rep.Problems[0].What, "empty") {
+		t.Errorf("empty source: err = %v", err)
+	}
+	if got := KnownFormats(); strings.Join(got, ",") != "csv,fundus-dg,idrid,refuge2,refuge2018,rimone-dl,synthetic" {
+		t.Errorf("KnownFormats = %v", got)
+	}
+}
+
+func jpegEncode(w io.Writer, img image.Image) error {
+	return jpeg.Encode(w, img, &jpeg.Options{Quality: 95})
+}
