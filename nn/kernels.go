@@ -1,0 +1,557 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+	"gorgonia.org/tensor"
+)
+
+var sgemm gonum.Implementation
+
+// ---- convolution -------------------------------------------------------
+
+// convKern: x (N,C,H,W), w (O,C,k,k), b (1,O,1,1) -> (N,O,Ho,Wo). Each image
+// is im2col'd into a (C*k*k, Ho*Wo) matrix and multiplied by W. Weight and
+// bias gradients are accumulated image by image in batch order, so the sums
+// do not depend on thread scheduling.
+type convKern struct {
+	stride, pad int
+	col         []float32
+}
+
+func (c *convKern) id() string { return fmt.Sprintf("Conv2D{s%d,p%d}", c.stride, c.pad) }
+
+func (c *convKern) dims(inS []tensor.Shape) (n, ch, h, w, o, k, ho, wo int) {
+	x, wt := inS[0], inS[1]
+	n, ch, h, w = x[0], x[1], x[2], x[3]
+	o, k = wt[0], wt[2]
+	ho = (h+2*c.pad-k)/c.stride + 1
+	wo = (w+2*c.pad-k)/c.stride + 1
+	return
+}
+
+func (c *convKern) outShape(inS []tensor.Shape) (tensor.Shape, error) {
+	if len(inS) != 3 || inS[0].Dims() != 4 || inS[1].Dims() != 4 {
+		return nil, fmt.Errorf("expected x (N,C,H,W), w (O,C,k,k), b (1,O,1,1), got %v", inS)
+	}
+	if inS[1][1] != inS[0][1] || inS[1][2] != inS[1][3] {
+		return nil, fmt.Errorf("weights %v do not fit input %v", inS[1], inS[0])
+	}
+	if inS[2].TotalSize() != inS[1][0] {
+		return nil, fmt.Errorf("bias %v does not fit %d output channels", inS[2], inS[1][0])
+	}
+	n, _, _, _, o, _, ho, wo := c.dims(inS)
+	if ho < 1 || wo < 1 {
+		return nil, fmt.Errorf("output %dx%d is empty for input %v", wo, ho, inS[0])
+	}
+	return tensor.Shape{n, o, ho, wo}, nil
+}
+
+func (c *convKern) direct(k int) bool { return k == 1 && c.stride == 1 && c.pad == 0 }
+
+// im2col fills col (C*k*k rows, ho*wo cols) for one image.
+func (c *convKern) im2col(x []float32, ch, h, w, k, ho, wo int, col []float32) {
+	p := 0
+	for ci := 0; ci < ch; ci++ {
+		xc := x[ci*h*w:]
+		for ky := 0; ky < k; ky++ {
+			for kx := 0; kx < k; kx++ {
+				row := col[p*ho*wo : (p+1)*ho*wo]
+				p++
+				for oy := 0; oy < ho; oy++ {
+					iy := oy*c.stride - c.pad + ky
+					r := row[oy*wo : (oy+1)*wo]
+					if iy < 0 || iy >= h {
+						for i := range r {
+							r[i] = 0
+						}
+						continue
+					}
+					xr := xc[iy*w : (iy+1)*w]
+					for ox := range r {
+						ix := ox*c.stride - c.pad + kx
+						if ix < 0 || ix >= w {
+							r[ox] = 0
+						} else {
+							r[ox] = xr[ix]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds col back into dx (overwritten first by the caller).
+func (c *convKern) col2im(col []float32, ch, h, w, k, ho, wo int, dx []float32) {
+	p := 0
+	for ci := 0; ci < ch; ci++ {
+		xc := dx[ci*h*w:]
+		for ky := 0; ky < k; ky++ {
+			for kx := 0; kx < k; kx++ {
+				row := col[p*ho*wo : (p+1)*ho*wo]
+				p++
+				for oy := 0; oy < ho; oy++ {
+					iy := oy*c.stride - c.pad + ky
+					if iy < 0 || iy >= h {
+						continue
+					}
+					r := row[oy*wo : (oy+1)*wo]
+					xr := xc[iy*w : (iy+1)*w]
+					for ox, v := range r {
+						ix := ox*c.stride - c.pad + kx
+						if ix >= 0 && ix < w {
+							xr[ix] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func (c *convKern) colBuf(size int) []float32 {
+	if cap(c.col) < size {
+		c.col = make([]float32, size)
+	}
+	return c.col[:size]
+}
+
+func (c *convKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
+	n, ch, h, w, o, k, ho, wo := c.dims(inS)
+	x, wt, b := in[0], in[1], in[2]
+	kk := ch * k * k
+	hw := ho * wo
+	for i := 0; i < n; i++ {
+		var col []float32
+		if c.direct(k) {
+			col = x[i*ch*h*w : (i+1)*ch*h*w]
+		} else {
+			col = c.colBuf(kk * hw)
+			c.im2col(x[i*ch*h*w:], ch, h, w, k, ho, wo, col)
+		}
+		yo := out[i*o*hw : (i+1)*o*hw]
+		for oc := 0; oc < o; oc++ {
+			r := yo[oc*hw : (oc+1)*hw]
+			for j := range r {
+				r[j] = b[oc]
+			}
+		}
+		sgemm.Sgemm(blas.NoTrans, blas.NoTrans, o, hw, kk, 1, wt, kk, col, hw, 1, yo, hw)
+	}
+}
+
+func (c *convKern) diff(int) []bool { return []bool{true, true, true} }
+
+func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, gin []float32) {
+	n, ch, h, w, o, k, ho, wo := c.dims(inS)
+	x, wt := in[0], in[1]
+	kk := ch * k * k
+	hw := ho * wo
+	switch idx {
+	case 0: // dx = col2im(W^T · gout)
+		for i := range gin {
+			gin[i] = 0
+		}
+		for i := 0; i < n; i++ {
+			g := gout[i*o*hw : (i+1)*o*hw]
+			dx := gin[i*ch*h*w : (i+1)*ch*h*w]
+			if c.direct(k) {
+				sgemm.Sgemm(blas.Trans, blas.NoTrans, kk, hw, o, 1, wt, kk, g, hw, 0, dx, hw)
+				continue
+			}
+			col := c.colBuf(kk * hw)
+			sgemm.Sgemm(blas.Trans, blas.NoTrans, kk, hw, o, 1, wt, kk, g, hw, 0, col, hw)
+			c.col2im(col, ch, h, w, k, ho, wo, dx)
+		}
+	case 1: // dW = sum_i gout_i · col_i^T
+		for i := range gin {
+			gin[i] = 0
+		}
+		for i := 0; i < n; i++ {
+			var col []float32
+			if c.direct(k) {
+				col = x[i*ch*h*w : (i+1)*ch*h*w]
+			} else {
+				col = c.colBuf(kk * hw)
+				c.im2col(x[i*ch*h*w:], ch, h, w, k, ho, wo, col)
+			}
+			g := gout[i*o*hw : (i+1)*o*hw]
+			sgemm.Sgemm(blas.NoTrans, blas.Trans, o, kk, hw, 1, g, hw, col, hw, 1, gin, kk)
+		}
+	case 2: // db = sum over batch and pixels
+		for oc := 0; oc < o; oc++ {
+			var s float64
+			for i := 0; i < n; i++ {
+				for _, v := range gout[(i*o+oc)*hw : (i*o+oc+1)*hw] {
+					s += float64(v)
+				}
+			}
+			gin[oc] = float32(s)
+		}
+	}
+}
+
+// ---- group normalisation ----------------------------------------------
+
+// groupNormKern: x (N,C,H,W), scale, shift (1,C,1,1); statistics per
+// (image, group) in float64; biased variance; eps inside the sqrt.
+type groupNormKern struct {
+	groups     int
+	eps        float64
+	mean, rstd []float64
+}
+
+func (g *groupNormKern) id() string { return fmt.Sprintf("GroupNorm{%d,%g}", g.groups, g.eps) }
+func (g *groupNormKern) outShape(inS []tensor.Shape) (tensor.Shape, error) {
+	if len(inS) != 3 || inS[0].Dims() != 4 {
+		return nil, fmt.Errorf("expected x (N,C,H,W), scale, shift; got %v", inS)
+	}
+	if inS[0][1]%g.groups != 0 {
+		return nil, fmt.Errorf("%d channels not divisible by %d groups", inS[0][1], g.groups)
+	}
+	if inS[1].TotalSize() != inS[0][1] || inS[2].TotalSize() != inS[0][1] {
+		return nil, fmt.Errorf("scale %v / shift %v do not fit %d channels", inS[1], inS[2], inS[0][1])
+	}
+	return inS[0].Clone(), nil
+}
+func (g *groupNormKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
+	n, c, hw := inS[0][0], inS[0][1], inS[0][2]*inS[0][3]
+	cg := c / g.groups
+	x, sc, sh := in[0], in[1], in[2]
+	if len(g.mean) != n*g.groups {
+		g.mean = make([]float64, n*g.groups)
+		g.rstd = make([]float64, n*g.groups)
+	}
+	for i := 0; i < n; i++ {
+		for gi := 0; gi < g.groups; gi++ {
+			seg := x[(i*c+gi*cg)*hw : (i*c+(gi+1)*cg)*hw]
+			var s float64
+			for _, v := range seg {
+				s += float64(v)
+			}
+			m := s / float64(len(seg))
+			var q float64
+			for _, v := range seg {
+				d := float64(v) - m
+				q += d * d
+			}
+			rs := 1 / math.Sqrt(q/float64(len(seg))+g.eps)
+			g.mean[i*g.groups+gi], g.rstd[i*g.groups+gi] = m, rs
+			for cc := 0; cc < cg; cc++ {
+				ch := gi*cg + cc
+				a := float64(sc[ch]) * rs
+				bb := float64(sh[ch]) - m*a
+				o := out[(i*c+ch)*hw : (i*c+ch+1)*hw]
+				xs := x[(i*c+ch)*hw : (i*c+ch+1)*hw]
+				for j, v := range xs {
+					o[j] = float32(float64(v)*a + bb)
+				}
+			}
+		}
+	}
+}
+func (g *groupNormKern) diff(int) []bool { return []bool{true, true, true} }
+func (g *groupNormKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, gin []float32) {
+	n, c, hw := inS[0][0], inS[0][1], inS[0][2]*inS[0][3]
+	cg := c / g.groups
+	x, sc := in[0], in[1]
+	switch idx {
+	case 0:
+		for i := 0; i < n; i++ {
+			for gi := 0; gi < g.groups; gi++ {
+				m, rs := g.mean[i*g.groups+gi], g.rstd[i*g.groups+gi]
+				// dxhat = gout*scale; dx = rs*(dxhat - mean(dxhat) - xhat*mean(dxhat*xhat))
+				var s1, s2 float64
+				for cc := 0; cc < cg; cc++ {
+					ch := gi*cg + cc
+					base := (i*c + ch) * hw
+					scv := float64(sc[ch])
+					for j := 0; j < hw; j++ {
+						dxh := float64(gout[base+j]) * scv
+						s1 += dxh
+						s2 += dxh * (float64(x[base+j]) - m) * rs
+					}
+				}
+				cnt := float64(cg * hw)
+				s1 /= cnt
+				s2 /= cnt
+				for cc := 0; cc < cg; cc++ {
+					ch := gi*cg + cc
+					base := (i*c + ch) * hw
+					scv := float64(sc[ch])
+					for j := 0; j < hw; j++ {
+						xh := (float64(x[base+j]) - m) * rs
+						gin[base+j] = float32(rs * (float64(gout[base+j])*scv - s1 - xh*s2))
+					}
+				}
+			}
+		}
+	case 1, 2:
+		for ch := 0; ch < c; ch++ {
+			var s float64
+			for i := 0; i < n; i++ {
+				gi := ch / cg
+				m, rs := g.mean[i*g.groups+gi], g.rstd[i*g.groups+gi]
+				base := (i*c + ch) * hw
+				for j := 0; j < hw; j++ {
+					if idx == 1 {
+						s += float64(gout[base+j]) * (float64(x[base+j]) - m) * rs
+					} else {
+						s += float64(gout[base+j])
+					}
+				}
+			}
+			gin[ch] = float32(s)
+		}
+	}
+}
+
+// ---- element-wise and shape kernels -----------------------------------
+
+type reluKern struct{}
+
+func (reluKern) id() string                                      { return "ReLU" }
+func (reluKern) outShape(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil }
+func (reluKern) diff(int) []bool                                 { return []bool{true} }
+func (reluKern) fwd(in [][]float32, _ []tensor.Shape, out []float32) {
+	for i, v := range in[0] {
+		if v > 0 {
+			out[i] = v
+		} else {
+			out[i] = 0
+		}
+	}
+}
+func (reluKern) bwd(_ int, in [][]float32, _ []tensor.Shape, _, gout, gin []float32) {
+	for i, v := range in[0] {
+		if v > 0 {
+			gin[i] = gout[i]
+		} else {
+			gin[i] = 0
+		}
+	}
+}
+
+// addKern adds two tensors of the same shape.
+type addKern struct{}
+
+func (addKern) id() string { return "Add" }
+func (addKern) outShape(s []tensor.Shape) (tensor.Shape, error) {
+	if !s[0].Eq(s[1]) {
+		return nil, fmt.Errorf("shapes %v and %v differ", s[0], s[1])
+	}
+	return s[0].Clone(), nil
+}
+func (addKern) diff(int) []bool { return []bool{true, true} }
+func (addKern) fwd(in [][]float32, _ []tensor.Shape, out []float32) {
+	for i := range out {
+		out[i] = in[0][i] + in[1][i]
+	}
+}
+func (addKern) bwd(_ int, _ [][]float32, _ []tensor.Shape, _, gout, gin []float32) { copy(gin, gout) }
+
+// maskKern multiplies x by a constant mask (dropout); only x is differentiable.
+type maskKern struct{}
+
+func (maskKern) id() string                                      { return "Mask" }
+func (maskKern) outShape(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil }
+func (maskKern) diff(int) []bool                                 { return []bool{true, false} }
+func (maskKern) fwd(in [][]float32, _ []tensor.Shape, out []float32) {
+	for i := range out {
+		out[i] = in[0][i] * in[1][i]
+	}
+}
+func (maskKern) bwd(_ int, in [][]float32, _ []tensor.Shape, _, gout, gin []float32) {
+	for i := range gin {
+		gin[i] = gout[i] * in[1][i]
+	}
+}
+
+// maxPoolKern: 2x2 max pooling, stride 2 (H, W even). The first maximum in
+// row-major window order wins.
+type maxPoolKern struct{ arg []int32 }
+
+func (*maxPoolKern) id() string { return "MaxPool2x2" }
+func (*maxPoolKern) outShape(s []tensor.Shape) (tensor.Shape, error) {
+	x := s[0]
+	if x.Dims() != 4 || x[2]%2 != 0 || x[3]%2 != 0 {
+		return nil, fmt.Errorf("input %v must be (N,C,H,W) with even H and W", x)
+	}
+	return tensor.Shape{x[0], x[1], x[2] / 2, x[3] / 2}, nil
+}
+func (*maxPoolKern) diff(int) []bool { return []bool{true} }
+func (p *maxPoolKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
+	nc, h, w := s[0][0]*s[0][1], s[0][2], s[0][3]
+	ho, wo := h/2, w/2
+	if len(p.arg) != len(out) {
+		p.arg = make([]int32, len(out))
+	}
+	x := in[0]
+	for c := 0; c < nc; c++ {
+		for oy := 0; oy < ho; oy++ {
+			for ox := 0; ox < wo; ox++ {
+				b := c*h*w + 2*oy*w + 2*ox
+				best, bi := x[b], b
+				for _, j := range [3]int{b + 1, b + w, b + w + 1} {
+					if x[j] > best {
+						best, bi = x[j], j
+					}
+				}
+				o := c*ho*wo + oy*wo + ox
+				out[o], p.arg[o] = best, int32(bi)
+			}
+		}
+	}
+}
+func (p *maxPoolKern) bwd(_ int, _ [][]float32, _ []tensor.Shape, _, gout, gin []float32) {
+	for i := range gin {
+		gin[i] = 0
+	}
+	for o, j := range p.arg {
+		gin[j] += gout[o]
+	}
+}
+
+// upsampleKern: nearest-neighbour 2x upsampling.
+type upsampleKern struct{}
+
+func (upsampleKern) id() string { return "Upsample2x" }
+func (upsampleKern) outShape(s []tensor.Shape) (tensor.Shape, error) {
+	x := s[0]
+	if x.Dims() != 4 {
+		return nil, fmt.Errorf("input %v must be (N,C,H,W)", x)
+	}
+	return tensor.Shape{x[0], x[1], 2 * x[2], 2 * x[3]}, nil
+}
+func (upsampleKern) diff(int) []bool { return []bool{true} }
+func (upsampleKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
+	nc, h, w := s[0][0]*s[0][1], s[0][2], s[0][3]
+	x := in[0]
+	for c := 0; c < nc; c++ {
+		for y := 0; y < h; y++ {
+			src := x[(c*h+y)*w : (c*h+y+1)*w]
+			r0 := out[(c*2*h+2*y)*2*w : (c*2*h+2*y+1)*2*w]
+			for xi, v := range src {
+				r0[2*xi], r0[2*xi+1] = v, v
+			}
+			copy(out[(c*2*h+2*y+1)*2*w:(c*2*h+2*y+2)*2*w], r0)
+		}
+	}
+}
+func (upsampleKern) bwd(_ int, _ [][]float32, s []tensor.Shape, _, gout, gin []float32) {
+	nc, h, w := s[0][0]*s[0][1], s[0][2], s[0][3]
+	for c := 0; c < nc; c++ {
+		for y := 0; y < h; y++ {
+			r0 := gout[(c*2*h+2*y)*2*w:]
+			r1 := gout[(c*2*h+2*y+1)*2*w:]
+			g := gin[(c*h+y)*w : (c*h+y+1)*w]
+			for xi := range g {
+				g[xi] = r0[2*xi] + r0[2*xi+1] + r1[2*xi] + r1[2*xi+1]
+			}
+		}
+	}
+}
+
+// concatKern concatenates two (N,C,H,W) tensors along channels.
+type concatKern struct{}
+
+func (concatKern) id() string { return "ConcatC" }
+func (concatKern) outShape(s []tensor.Shape) (tensor.Shape, error) {
+	a, b := s[0], s[1]
+	if a.Dims() != 4 || b.Dims() != 4 || a[0] != b[0] || a[2] != b[2] || a[3] != b[3] {
+		return nil, fmt.Errorf("cannot concatenate %v and %v along channels", a, b)
+	}
+	return tensor.Shape{a[0], a[1] + b[1], a[2], a[3]}, nil
+}
+func (concatKern) diff(int) []bool { return []bool{true, true} }
+func (concatKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
+	n := s[0][0]
+	la, lb := s[0].TotalSize()/n, s[1].TotalSize()/n
+	for i := 0; i < n; i++ {
+		copy(out[i*(la+lb):], in[0][i*la:(i+1)*la])
+		copy(out[i*(la+lb)+la:], in[1][i*lb:(i+1)*lb])
+	}
+}
+func (concatKern) bwd(idx int, _ [][]float32, s []tensor.Shape, _, gout, gin []float32) {
+	n := s[0][0]
+	la, lb := s[0].TotalSize()/n, s[1].TotalSize()/n
+	for i := 0; i < n; i++ {
+		if idx == 0 {
+			copy(gin[i*la:(i+1)*la], gout[i*(la+lb):])
+		} else {
+			copy(gin[i*lb:(i+1)*lb], gout[i*(la+lb)+la:])
+		}
+	}
+}
+
+// gapKern: global average pooling (N,C,H,W) -> (N,C).
+type gapKern struct{}
+
+func (gapKern) id() string { return "GlobalAvgPool" }
+func (gapKern) outShape(s []tensor.Shape) (tensor.Shape, error) {
+	if s[0].Dims() != 4 {
+		return nil, fmt.Errorf("input %v must be (N,C,H,W)", s[0])
+	}
+	return tensor.Shape{s[0][0], s[0][1]}, nil
+}
+func (gapKern) diff(int) []bool { return []bool{true} }
+func (gapKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
+	hw := s[0][2] * s[0][3]
+	for i := range out {
+		var t float64
+		for _, v := range in[0][i*hw : (i+1)*hw] {
+			t += float64(v)
+		}
+		out[i] = float32(t / float64(hw))
+	}
+}
+func (gapKern) bwd(_ int, _ [][]float32, s []tensor.Shape, _, gout, gin []float32) {
+	hw := s[0][2] * s[0][3]
+	for i, g := range gout {
+		v := g / float32(hw)
+		r := gin[i*hw : (i+1)*hw]
+		for j := range r {
+			r[j] = v
+		}
+	}
+}
+
+// denseKern: x (N,F) · w (F,O) + b (1,O).
+type denseKern struct{}
+
+func (denseKern) id() string { return "Dense" }
+func (denseKern) outShape(s []tensor.Shape) (tensor.Shape, error) {
+	if s[0].Dims() != 2 || s[1].Dims() != 2 || s[0][1] != s[1][0] || s[2].TotalSize() != s[1][1] {
+		return nil, fmt.Errorf("shapes x %v, w %v, b %v do not fit", s[0], s[1], s[2])
+	}
+	return tensor.Shape{s[0][0], s[1][1]}, nil
+}
+func (denseKern) diff(int) []bool { return []bool{true, true, true} }
+func (denseKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
+	n, f, o := s[0][0], s[0][1], s[1][1]
+	for i := 0; i < n; i++ {
+		copy(out[i*o:(i+1)*o], in[2])
+	}
+	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, n, o, f, 1, in[0], f, in[1], o, 1, out, o)
+}
+func (denseKern) bwd(idx int, in [][]float32, s []tensor.Shape, _, gout, gin []float32) {
+	n, f, o := s[0][0], s[0][1], s[1][1]
+	switch idx {
+	case 0:
+		sgemm.Sgemm(blas.NoTrans, blas.Trans, n, f, o, 1, gout, o, in[1], o, 0, gin, f)
+	case 1:
+		sgemm.Sgemm(blas.Trans, blas.NoTrans, f, o, n, 1, in[0], f, gout, o, 0, gin, o)
+	case 2:
+		for j := 0; j < o; j++ {
+			var t float64
+			for i := 0; i < n; i++ {
+				t += float64(gout[i*o+j])
+			}
+			gin[j] = float32(t)
+		}
+	}
+}

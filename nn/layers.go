@@ -1,0 +1,110 @@
+package nn
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// conv is a k×k convolution with bias, stride and padding (dilation 1).
+func (b *builder) conv(name string, x *G.Node, outC, k, stride, pad int) (*G.Node, error) {
+	inC := x.Shape()[1]
+	w := b.param(name+".weight", []int{outC, inC, k, k}, inC*k*k, outC*k*k, "weight")
+	bias := b.param(name+".bias", []int{1, outC, 1, 1}, 0, 0, "zero")
+	y, err := Conv2D(x, w, bias, stride, pad)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	b.rec(name, y, name+".weight", name+".bias")
+	return y, nil
+}
+
+// norm applies the spec's normalisation (GroupNorm with learnt per-channel
+// scale and shift, or nothing).
+func (b *builder) norm(name string, x *G.Node) (*G.Node, error) {
+	if b.m.Spec.Norm != "group" {
+		return x, nil
+	}
+	c := x.Shape()[1]
+	groups := b.m.Spec.Groups
+	for groups > 1 && c%groups != 0 {
+		groups--
+	}
+	scale := b.param(name+".scale", []int{1, c, 1, 1}, 0, 0, "one")
+	shift := b.param(name+".shift", []int{1, c, 1, 1}, 0, 0, "zero")
+	y, err := GroupNorm(x, scale, shift, groups, 1e-5)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	b.rec(name, y, name+".scale", name+".shift")
+	return y, nil
+}
+
+func relu(x *G.Node) (*G.Node, error) { return ReLU(x) }
+
+// convBlock is conv → norm → ReLU.
+func (b *builder) convBlock(name string, x *G.Node, outC, k, stride int) (*G.Node, error) {
+	y, err := b.conv(name+".conv", x, outC, k, stride, k/2)
+	if err != nil {
+		return nil, err
+	}
+	if y, err = b.norm(name+".norm", y); err != nil {
+		return nil, err
+	}
+	return relu(y)
+}
+
+func (b *builder) maxPool(name string, x *G.Node) (*G.Node, error) {
+	y, err := MaxPool2(x)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	b.rec(name, y)
+	return y, nil
+}
+
+func (b *builder) upsample(name string, x *G.Node) (*G.Node, error) {
+	y, err := Upsample2(x)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	b.rec(name, y)
+	return y, nil
+}
+
+// dropout multiplies x by a seeded mask fed at each training step (kept
+// values scaled by 1/(1-p)); in inference graphs it is the identity.
+func (b *builder) dropout(name string, x *G.Node) (*G.Node, error) {
+	p := b.m.Spec.Dropout
+	if p <= 0 || !b.train {
+		return x, nil
+	}
+	t := tensor.New(tensor.WithShape(x.Shape()...), tensor.Of(tensor.Float32))
+	mn := G.NewTensor(b.gr.g, tensor.Float32, x.Dims(), G.WithShape(x.Shape()...), G.WithName(name+".mask"), G.WithValue(t))
+	b.gr.masks = append(b.gr.masks, &dropMask{node: mn, t: t, p: p, name: name})
+	return MulMask(x, mn)
+}
+
+// gap is global average pooling to (N, C).
+func (b *builder) gap(name string, x *G.Node) (*G.Node, error) {
+	y, err := GlobalAvgPool(x)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	b.rec(name, y)
+	return y, nil
+}
+
+// dense is x (N, F) · W (F, out) + b.
+func (b *builder) dense(name string, x *G.Node, out int) (*G.Node, error) {
+	f := x.Shape()[1]
+	w := b.param(name+".weight", []int{f, out}, f, out, "weight")
+	bias := b.param(name+".bias", []int{1, out}, 0, 0, "zero")
+	y, err := Dense(x, w, bias)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	b.rec(name, y, name+".weight", name+".bias")
+	return y, nil
+}

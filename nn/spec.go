@@ -1,0 +1,154 @@
+// Package nn builds the project's networks as Gorgonia graphs: layers,
+// seeded initialisers, architectures (cnn, resnet, unet, heatmap), a
+// Gorgonia custom op that plugs a plain-Go loss into the graph, a training
+// step driver with one TapeMachine per graph, and weight save/load as .npy
+// files with a JSON header.
+package nn
+
+import (
+	"fmt"
+
+	"github.com/refugelab/refugelab/data"
+)
+
+// Shape is the shape of one network input: channels, height, width.
+type Shape struct {
+	C int `yaml:"c" json:"c"`
+	H int `yaml:"h" json:"h"`
+	W int `yaml:"w" json:"w"`
+}
+
+// NetSpec describes a network: architecture name and its width/depth
+// parameters. Zero values take the defaults of Defaults.
+type NetSpec struct {
+	// Arch is the architecture: cnn, resnet, unet or heatmap.
+	Arch string `yaml:"arch" json:"arch"`
+	// Base is the channel count of the first stage; each stage doubles it.
+	Base int `yaml:"base" json:"base"`
+	// Depth is the number of down-sampling stages.
+	Depth int `yaml:"depth" json:"depth"`
+	// Norm is the normalisation after each convolution: none or group.
+	Norm string `yaml:"norm" json:"norm"`
+	// Groups is the number of GroupNorm groups (clamped to divide the channels).
+	Groups int `yaml:"groups" json:"groups"`
+	// Dropout is the drop probability before the classifier (cnn/resnet) or
+	// at the bottleneck (unet/heatmap); 0 disables it.
+	Dropout float64 `yaml:"dropout" json:"dropout"`
+	// Init is the weight initialiser: he (default) or glorot.
+	Init string `yaml:"init" json:"init"`
+	// InitFrom is an optional weight folder (Save layout) whose tensors
+	// replace the initial values of layers with the same name and shape.
+	InitFrom string `yaml:"init_from" json:"init_from"`
+	// Head is the output activation Predict applies: sigmoid, softmax or
+	// linear. Empty picks the arch default (heatmap: linear; others: softmax
+	// for more than one output channel, sigmoid for one).
+	Head string `yaml:"head" json:"head"`
+}
+
+var knownArchs = []string{"cnn", "heatmap", "resnet", "unet"}
+var knownNorms = []string{"group", "none"}
+var knownInits = []string{"glorot", "he"}
+var knownHeads = []string{"linear", "sigmoid", "softmax"}
+
+// KnownArchs lists the registered architecture names.
+func KnownArchs() []string { return append([]string(nil), knownArchs...) }
+
+// Defaults returns s with every zero field replaced by its default.
+func (s NetSpec) Defaults() NetSpec {
+	if s.Arch == "" {
+		s.Arch = "unet"
+	}
+	if s.Base == 0 {
+		s.Base = 16
+	}
+	if s.Depth == 0 {
+		switch s.Arch {
+		case "cnn", "resnet":
+			s.Depth = 4
+		default:
+			s.Depth = 3
+		}
+	}
+	if s.Norm == "" {
+		s.Norm = "group"
+	}
+	if s.Groups == 0 {
+		s.Groups = 4
+	}
+	if s.Init == "" {
+		s.Init = "he"
+	}
+	return s
+}
+
+func inList(v string, l []string) bool {
+	for _, x := range l {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks the (defaulted) spec and names the offending field.
+func (s NetSpec) Validate() error {
+	s = s.Defaults()
+	if !inList(s.Arch, knownArchs) {
+		return fmt.Errorf("network.arch: %w", data.UnknownNameError("architecture", s.Arch, knownArchs))
+	}
+	if !inList(s.Norm, knownNorms) {
+		return fmt.Errorf("network.norm: %w", data.UnknownNameError("norm", s.Norm, knownNorms))
+	}
+	if !inList(s.Init, knownInits) {
+		return fmt.Errorf("network.init: %w", data.UnknownNameError("initialiser", s.Init, knownInits))
+	}
+	if s.Head != "" && !inList(s.Head, knownHeads) {
+		return fmt.Errorf("network.head: %w", data.UnknownNameError("head", s.Head, knownHeads))
+	}
+	if s.Base < 1 || s.Base > 512 {
+		return fmt.Errorf("network.base: %d out of range (expected 1..512)", s.Base)
+	}
+	if s.Depth < 1 || s.Depth > 7 {
+		return fmt.Errorf("network.depth: %d out of range (expected 1..7)", s.Depth)
+	}
+	if s.Groups < 1 {
+		return fmt.Errorf("network.groups: %d must be >= 1", s.Groups)
+	}
+	if s.Dropout < 0 || s.Dropout >= 1 {
+		return fmt.Errorf("network.dropout: %g out of range (expected 0 <= p < 1)", s.Dropout)
+	}
+	return nil
+}
+
+// Describe is one sentence naming the architecture and its parameters.
+func (s NetSpec) Describe() string {
+	s = s.Defaults()
+	norm := "no normalisation"
+	if s.Norm == "group" {
+		norm = fmt.Sprintf("GroupNorm (%d groups)", s.Groups)
+	}
+	drop := ""
+	if s.Dropout > 0 {
+		drop = fmt.Sprintf(", dropout %g", s.Dropout)
+	}
+	init := "He-normal"
+	if s.Init == "glorot" {
+		init = "Glorot-uniform"
+	}
+	from := ""
+	if s.InitFrom != "" {
+		from = fmt.Sprintf(", initialised from %s for matching layers", s.InitFrom)
+	}
+	var body string
+	switch s.Arch {
+	case "cnn":
+		body = fmt.Sprintf("A VGG-style classifier with %d stages of two 3x3 convolutions and 2x2 max pooling (%d base channels, doubling per stage), global average pooling and a dense output layer", s.Depth, s.Base)
+	case "resnet":
+		body = fmt.Sprintf("A ResNet-18-style classifier with a 3x3 stem and %d stages of two basic residual blocks (%d base channels, doubling per stage, stride 2 from the second stage), global average pooling and a dense output layer", s.Depth, s.Base)
+	case "unet":
+		body = fmt.Sprintf("A U-Net with %d down-sampling stages (%d base channels, doubling per stage; two 3x3 convolutions per stage, 2x2 max pooling, nearest 2x upsampling followed by a 3x3 convolution, concatenated skips) and a 1x1 convolution head", s.Depth, s.Base)
+	case "heatmap":
+		body = fmt.Sprintf("A U-Net heatmap regressor with %d down-sampling stages (%d base channels, doubling per stage; two 3x3 convolutions per stage, 2x2 max pooling, nearest 2x upsampling followed by a 3x3 convolution, concatenated skips) and a 1x1 convolution producing a Gaussian heatmap", s.Depth, s.Base)
+	}
+	return fmt.Sprintf("%s, %s and ReLU after each convolution%s, %s initialisation%s.", body, norm, drop, init, from)
+}
