@@ -37,14 +37,20 @@ func normHeader(s string) string {
 	return b.String()
 }
 
-// blank tells whether every cell is empty after trimming spaces.
-func blank(cells []string) bool {
-	for _, c := range cells {
-		if strings.TrimSpace(c) != "" {
-			return false
-		}
+// tidyRow trims every cell and drops trailing empty cells (IDRiD markups
+// carry 45 of them); a blank row (no non-empty cell) gives nil.
+func tidyRow(rec []string) []string {
+	for i := range rec {
+		rec[i] = strings.TrimSpace(rec[i])
 	}
-	return true
+	n := len(rec)
+	for n > 0 && rec[n-1] == "" {
+		n--
+	}
+	if n == 0 {
+		return nil
+	}
+	return rec[:n]
 }
 
 // readCSVTable reads a CSV file tolerantly: CRLF or LF line ends, a UTF-8
@@ -70,18 +76,9 @@ func readCSVTable(path string, header bool) (*table, error) {
 			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
 		line, _ := r.FieldPos(0)
-		for i := range rec {
-			rec[i] = strings.TrimSpace(rec[i])
-		}
-		if blank(rec) {
+		if rec = tidyRow(rec); rec == nil {
 			continue
 		}
-		// Drop trailing empty fields (IDRiD markups carry 45 of them).
-		n := len(rec)
-		for n > 0 && rec[n-1] == "" {
-			n--
-		}
-		rec = rec[:n]
 		if header && t.header == nil {
 			t.header = rec
 			continue

@@ -202,8 +202,11 @@ func to8(v float32) uint8 {
 // channel, *image.NRGBA (opaque) for three. Values are clamped to [0, 1] and
 // rounded to the nearest of 256 levels.
 func ToGoImage(im *Image) (image.Image, error) {
-	if im == nil || im.W <= 0 || im.H <= 0 || len(im.Pix) != im.W*im.H*im.C {
-		return nil, fmt.Errorf("image is empty or inconsistent (W=%d H=%d C=%d len=%d)", imW(im), imH(im), imC(im), imLen(im))
+	if im == nil {
+		return nil, fmt.Errorf("image is nil")
+	}
+	if im.W <= 0 || im.H <= 0 || len(im.Pix) != im.W*im.H*im.C {
+		return nil, fmt.Errorf("image is empty or inconsistent (W=%d H=%d C=%d len=%d)", im.W, im.H, im.C, len(im.Pix))
 	}
 	n := im.W * im.H
 	switch im.C {
@@ -224,31 +227,6 @@ func ToGoImage(im *Image) (image.Image, error) {
 		return o, nil
 	}
 	return nil, fmt.Errorf("image has %d channels (expected 1 or 3)", im.C)
-}
-
-func imW(im *Image) int {
-	if im == nil {
-		return 0
-	}
-	return im.W
-}
-func imH(im *Image) int {
-	if im == nil {
-		return 0
-	}
-	return im.H
-}
-func imC(im *Image) int {
-	if im == nil {
-		return 0
-	}
-	return im.C
-}
-func imLen(im *Image) int {
-	if im == nil {
-		return 0
-	}
-	return len(im.Pix)
 }
 
 // WriteImagePNG writes an Image (1 or 3 channels, values clamped to [0, 1])

@@ -536,3 +536,15 @@ func (f walkFile) dirContains(sub string) bool {
 
 // statPath is os.Stat (a seam for the helpers isDir and isFile).
 func statPath(p string) (os.FileInfo, error) { return os.Stat(p) }
+
+// subsetFromDirs is the release part named by the deepest folder called
+// train/training, val/validation or test ("" when none).
+func subsetFromDirs(dirs []string) string {
+	part := ""
+	for _, d := range dirs {
+		if s, ok := subsetName(d); ok && s != "" {
+			part = s
+		}
+	}
+	return part
+}

@@ -85,12 +85,7 @@ func loadFundusDG(l *srcLoader) error {
 	var keep []walkFile
 	subsetOf := map[string]string{}
 	for _, f := range imgs {
-		part := ""
-		for _, d := range f.dirs {
-			if s, ok := subsetName(d); ok && s != "" {
-				part = s
-			}
-		}
+		part := subsetFromDirs(f.dirs)
 		if want != "" && part != want {
 			continue
 		}

@@ -93,12 +93,7 @@ func loadRimone(l *srcLoader) error {
 	var keep []walkFile
 	subsetOf := map[string]string{}
 	for _, f := range imageFiles(imgFiles) {
-		part := ""
-		for _, d := range f.dirs {
-			if s, ok := subsetName(d); ok && s != "" {
-				part = s
-			}
-		}
+		part := subsetFromDirs(f.dirs)
 		if want != "" && part != want {
 			continue
 		}

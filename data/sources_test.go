@@ -2,10 +2,10 @@ package data
 
 import (
 	"encoding/csv"
+	"errors"
 	"image"
 	"image/jpeg"
 	"io"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"

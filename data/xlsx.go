@@ -2,7 +2,6 @@ package data
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -27,17 +26,9 @@ func readXLSXTable(path string) (*table, error) {
 	}
 	t := &table{file: path}
 	for i, rec := range rows {
-		for j := range rec {
-			rec[j] = strings.TrimSpace(rec[j])
-		}
-		if blank(rec) {
+		if rec = tidyRow(rec); rec == nil {
 			continue
 		}
-		n := len(rec)
-		for n > 0 && rec[n-1] == "" {
-			n--
-		}
-		rec = rec[:n]
 		if t.header == nil {
 			t.header = rec
 			continue
