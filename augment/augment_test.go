@@ -411,3 +411,24 @@ func TestElasticRMS(t *testing.T) {
 		t.Fatalf("measured RMS displacement %.3f px vs described %.3f px", rms, e.rms())
 	}
 }
+
+// TestGammaTable: the table-based v^g agrees with math.Pow within 2e-5 over
+// [0, 1] for exponents across the usual range (bound derived in colour.go).
+func TestGammaTable(t *testing.T) {
+	im := data.NewImage(1000, 1, 1)
+	r := data.NewRand(1)
+	for i := range im.Pix {
+		im.Pix[i] = float32(r.Float64())
+	}
+	im.Pix[0], im.Pix[1], im.Pix[2] = 0, 1, 1e-5
+	for _, g := range []float64{0.05, 0.3, 0.5, 0.8, 1.25, 2, 3, 20} {
+		oi, _, _, _ := mustBuild(t, Spec{Name: "gamma", Prob: 1, Params: map[string]any{"range": g}}).Apply(im, nil, nil, 0, 0, 0)
+		worst := 0.0
+		for i, v := range im.Pix {
+			worst = math.Max(worst, math.Abs(float64(oi.Pix[i])-math.Pow(float64(v), g)))
+		}
+		if worst > 2e-5 {
+			t.Errorf("gamma %v: largest error %g > 2e-5", g, worst)
+		}
+	}
+}

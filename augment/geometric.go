@@ -248,9 +248,9 @@ func (t elastic) rms() float64 {
 
 func (t elastic) describe() (string, string) {
 	return fmt.Sprintf("elastic deformation (Simard et al. 2003: displacement noise uniform in [-1, 1] per pixel and axis, "+
-		"smoothed by a Gaussian with σ = %s px and scaled by α = %s px, expected RMS displacement %.2f px per axis; "+
-		"a field that would fold the image (Jacobian determinant below 0.2) is scaled down until it does not)",
-		fmtNum(t.sigma), fmtNum(t.alpha), t.rms()), resampleTail
+		"smoothed by a Gaussian with σ = %s px (evaluated every %d px, bilinear in between) and scaled by α = %s px, "+
+		"expected RMS displacement %.2f px per axis; a field that would fold the image (Jacobian determinant below 0.2) is scaled down until it does not)",
+		fmtNum(t.sigma), t.stride(), fmtNum(t.alpha), t.rms()), resampleTail
 }
 
 func (t elastic) apply(st *state, r *rand.Rand) {
@@ -266,50 +266,92 @@ func (t elastic) apply(st *state, r *rand.Rand) {
 	st.resample(field)
 }
 
+// stride returns the spacing of the grid on which the smoothed field is
+// computed exactly: floor(sigma/2) px (at least 1). A Gaussian-smoothed field
+// varies on the scale of sigma, so bilinear interpolation between nodes this
+// close changes it by a few hundredths of a pixel.
+func (t elastic) stride() int { return max(1, int(t.sigma/2)) }
+
 // field draws the displacement field of a w x h frame: dx plane then dy
-// plane. The noise is drawn on a grid padded by the kernel radius on every
-// side and filtered without border effects, so the field's statistics are
-// the same everywhere in the frame.
+// plane. The noise is drawn for every pixel on a grid padded by the kernel
+// radius on every side and filtered without border effects, so the field's
+// statistics are the same everywhere in the frame. The filtered field is
+// evaluated at every stride-th pixel and interpolated bilinearly in between
+// (exact where stride is 1).
 func (t elastic) field(r *rand.Rand, w, h int) []float32 {
 	rad := len(t.kernel) / 2
-	pw, ph := w+2*rad, h+2*rad
+	s := t.stride()
+	cw, ch := (w-1)/s+2, (h-1)/s+2 // coarse nodes j*s, the last at or beyond the frame edge
+	pw, ph := (cw-1)*s+1+2*rad, (ch-1)*s+1+2*rad
 	noise := make([]float32, pw*ph)
-	rows := make([]float32, w*ph)
+	rows := make([]float32, cw*ph)
+	coarse := make([]float32, cw*ch)
 	field := make([]float32, 2*w*h)
 	a := float32(t.alpha)
 	for c := 0; c < 2; c++ {
-		for i := range noise {
-			noise[i] = float32(2*r.Float64() - 1)
+		for i := 0; i < len(noise); i += 2 {
+			// Two uniform values in [-1, 1) from the two 32-bit halves of one draw.
+			u := r.Uint64()
+			noise[i] = float32(u>>40)/(1<<23) - 1
+			if i+1 < len(noise) {
+				noise[i+1] = float32((u>>8)&(1<<24-1))/(1<<23) - 1
+			}
 		}
-		// Rows: valid part only, ph rows of w values.
+		// Rows: at the coarse columns only.
 		for y := 0; y < ph; y++ {
 			src := noise[y*pw : (y+1)*pw]
-			dst := rows[y*w : (y+1)*w]
-			for x := range dst {
-				seg := src[x : x+len(t.kernel)]
-				var s float32
-				for i, kv := range t.kernel {
-					s += kv * seg[i]
-				}
-				dst[x] = s
+			dst := rows[y*cw : (y+1)*cw]
+			for j := range dst {
+				dst[j] = dot32(t.kernel, src[j*s:j*s+len(t.kernel)])
 			}
 		}
-		// Columns.
-		out := field[c*w*h : (c+1)*w*h]
-		for y := 0; y < h; y++ {
-			o := out[y*w : (y+1)*w]
-			for i, kv := range t.kernel {
-				src := rows[(y+i)*w : (y+i+1)*w]
-				for x := range o {
-					o[x] += kv * src[x]
+		// Columns: at the coarse rows only.
+		for i := 0; i < ch; i++ {
+			o := coarse[i*cw : (i+1)*cw]
+			for j := range o {
+				o[j] = 0
+			}
+			for k, kv := range t.kernel {
+				src := rows[(i*s+k)*cw : (i*s+k+1)*cw]
+				for j := range o {
+					o[j] += kv * src[j]
 				}
 			}
+		}
+		out := field[c*w*h : (c+1)*w*h]
+		inv := 1 / float32(s)
+		for y := 0; y < h; y++ {
+			i0 := y / s
+			fy := float32(y-i0*s) * inv
+			r0, r1 := coarse[i0*cw:(i0+1)*cw], coarse[(i0+1)*cw:(i0+2)*cw]
+			o := out[y*w : (y+1)*w]
 			for x := range o {
-				o[x] *= a
+				j0 := x / s
+				fx := float32(x-j0*s) * inv
+				top := r0[j0]*(1-fx) + r0[j0+1]*fx
+				bot := r1[j0]*(1-fx) + r1[j0+1]*fx
+				o[x] = a * (top*(1-fy) + bot*fy)
 			}
 		}
 	}
 	return field
+}
+
+// dot32 returns the dot product of k and v (len(v) >= len(k)).
+func dot32(k, v []float32) float32 {
+	v = v[:len(k)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(k); i += 4 {
+		s0 += k[i] * v[i]
+		s1 += k[i+1] * v[i+1]
+		s2 += k[i+2] * v[i+2]
+		s3 += k[i+3] * v[i+3]
+	}
+	for ; i < len(k); i++ {
+		s0 += k[i] * v[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // minJacobian is the smallest Jacobian determinant allowed for the map
@@ -317,46 +359,55 @@ func (t elastic) field(r *rand.Rand, w, h int) []float32 {
 // into pieces and the point has exactly one image.
 const minJacobian = 0.2
 
-// unfold scales the field down (by the largest factor found by bisection)
-// when its map q -> q + d(q) has a Jacobian determinant below minJacobian
-// anywhere (central differences on the grid). Fields of moderate strength
-// are left untouched.
+// unfold scales the field by the largest factor s in (0, 1] for which the
+// Jacobian determinant of q -> q + s·d(q) (central differences on the grid)
+// stays at or above minJacobian everywhere; fields of moderate strength are
+// left untouched (s = 1). Per pixel, det(s) = 1 + s·T + s²·D with T the
+// trace and D the determinant of the field's gradient, so the admissible s
+// is the smallest positive root of (1 - minJacobian) + s·T + s²·D = 0.
 func unfold(field []float32, w, h int) {
 	if w < 3 || h < 3 {
 		return
 	}
 	n := w * h
-	minDet := func(s float64) float64 {
-		m := math.Inf(1)
-		for y := 1; y < h-1; y++ {
-			for x := 1; x < w-1; x++ {
-				i := y*w + x
-				a := s * float64(field[i+1]-field[i-1]) / 2
-				b := s * float64(field[i+w]-field[i-w]) / 2
-				c := s * float64(field[n+i+1]-field[n+i-1]) / 2
-				d := s * float64(field[n+i+w]-field[n+i-w]) / 2
-				if det := (1+a)*(1+d) - b*c; det < m {
-					m = det
+	best := 1.0
+	const c0 = 1 - minJacobian
+	for y := 1; y < h-1; y++ {
+		for x := 1; x < w-1; x++ {
+			i := y*w + x
+			a := float64(field[i+1]-field[i-1]) / 2
+			b := float64(field[i+w]-field[i-w]) / 2
+			c := float64(field[n+i+1]-field[n+i-1]) / 2
+			d := float64(field[n+i+w]-field[n+i-w]) / 2
+			T, D := a+d, a*d-b*c
+			if 1+T+D >= minJacobian {
+				continue // fine at s = 1 ...
+			}
+			// ... not at s = 1: the smallest positive root of c0 + s T + s² D.
+			var root float64
+			if D == 0 {
+				root = -c0 / T
+			} else {
+				disc := T*T - 4*D*c0
+				r1 := (-T - math.Sqrt(disc)) / (2 * D)
+				r2 := (-T + math.Sqrt(disc)) / (2 * D)
+				root = math.Inf(1)
+				for _, r := range []float64{r1, r2} {
+					if r > 0 && r < root {
+						root = r
+					}
 				}
 			}
-		}
-		return m
-	}
-	if minDet(1) >= minJacobian {
-		return
-	}
-	lo, hi := 0.0, 1.0
-	for it := 0; it < 30; it++ {
-		mid := (lo + hi) / 2
-		if minDet(mid) >= minJacobian {
-			lo = mid
-		} else {
-			hi = mid
+			if root < best {
+				best = root
+			}
 		}
 	}
-	s := float32(lo)
-	for i := range field {
-		field[i] *= s
+	if best < 1 {
+		s := float32(best * (1 - 1e-9))
+		for i := range field {
+			field[i] *= s
+		}
 	}
 }
 

@@ -35,8 +35,8 @@ func warpImage(img *data.Image, inv data.Affine, outW, outH int, field []float32
 			if !(sx >= -0.5 && sx < float64(W)-0.5 && sy >= -0.5 && sy < float64(H)-0.5) {
 				continue // pad 0
 			}
-			sx = math.Min(math.Max(sx, 0), maxX)
-			sy = math.Min(math.Max(sy, 0), maxY)
+			sx = clampF(sx, maxX)
+			sy = clampF(sy, maxY)
 			x0, y0 := int(sx), int(sy)
 			fx, fy := float32(sx-float64(x0)), float32(sy-float64(y0))
 			x1, y1 := x0+1, y0+1
@@ -58,6 +58,17 @@ func warpImage(img *data.Image, inv data.Affine, outW, outH int, field []float32
 		}
 	}
 	return out
+}
+
+// clampF clamps v to [0, hi].
+func clampF(v, hi float64) float64 {
+	if v < 0 {
+		return 0
+	}
+	if v > hi {
+		return hi
+	}
+	return v
 }
 
 // warpMask resamples m with nearest neighbour onto an outW x outH grid with
