@@ -366,7 +366,9 @@ func score(pred *Predictions, gt *GroundTruth, opt ScoreOptions) (*TaskMetrics, 
 	ciSeed := func(metric string) uint64 { return data.Seed(opt.BootstrapSeed, "eval/bootstrap", metric) }
 
 	// Classification.
-	if len(gt.Labels) > 0 {
+	if len(gt.Labels) > 0 && len(pred.Class) == 0 {
+		probs = append(probs, notSubmitted("classification"))
+	} else if len(gt.Labels) > 0 {
 		gtNames := sortedKeys(gt.Labels)
 		m := matcher{task: "classification", strict: opt.Strict, fold: true, probs: &probs}.match(gtNames, sortedKeys(pred.Class))
 		var scores []float64
@@ -413,7 +415,9 @@ func score(pred *Predictions, gt *GroundTruth, opt ScoreOptions) (*TaskMetrics, 
 	}
 
 	// Segmentation.
-	if len(gt.Masks) > 0 {
+	if len(gt.Masks) > 0 && len(pred.Masks) == 0 {
+		probs = append(probs, notSubmitted("segmentation"))
+	} else if len(gt.Masks) > 0 {
 		gtNames := sortedKeys(gt.Masks)
 		m := matcher{task: "segmentation", strict: opt.Strict, probs: &probs}.match(gtNames, sortedKeys(pred.Masks))
 		type job struct {
@@ -490,7 +494,9 @@ func score(pred *Predictions, gt *GroundTruth, opt ScoreOptions) (*TaskMetrics, 
 	}
 
 	// Fovea.
-	if len(gt.Fovea) > 0 {
+	if len(gt.Fovea) > 0 && len(pred.Fovea) == 0 {
+		probs = append(probs, notSubmitted("fovea"))
+	} else if len(gt.Fovea) > 0 {
 		gtNames := sortedKeys(gt.Fovea)
 		m := matcher{task: "fovea", strict: opt.Strict, probs: &probs}.match(gtNames, sortedKeys(pred.Fovea))
 		var dist []float64
@@ -524,6 +530,13 @@ func score(pred *Predictions, gt *GroundTruth, opt ScoreOptions) (*TaskMetrics, 
 
 	tm.Problems = probs
 	return tm, nil
+}
+
+// notSubmitted is the problem recorded when a submission has no
+// predictions at all for a task the ground truth covers.
+func notSubmitted(task string) Problem {
+	return Problem{Task: task, Kind: "missing", What: fmt.Sprintf("the submission has no %s predictions; task not scored", task),
+		Expected: "predictions for every task the ground truth covers"}
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
