@@ -462,3 +462,38 @@ func TestLoadSourceSpecErrors(t *testing.T) {
 func jpegEncode(w io.Writer, img image.Image) error {
 	return jpeg.Encode(w, img, &jpeg.Options{Quality: 95})
 }
+
+// The synthetic format dispatches to SyntheticSamples with a seed derived
+// from the root seed and the source name, or an explicit seed.
+func TestSyntheticSource(t *testing.T) {
+	spec := SourceSpec{Name: "syn", Format: "synthetic", Params: map[string]any{"n": 4, "width": 64, "height": 48}}
+	a, rep, err := LoadSource(spec, "", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SyntheticSamples("syn", 4, Seed(7, "source", "syn"), SynthOptions{W: 64, H: 48})
+	if len(a) != 4 || rep.Images != 4 || rep.WithMask != 4 || rep.WithFovea != 4 || rep.Sizes["64x48"] != 4 {
+		t.Fatalf("report %+v", rep)
+	}
+	for i := range a {
+		if a[i].ID != want[i].ID || a[i].Label != want[i].Label || *a[i].Fovea != *want[i].Fovea {
+			t.Errorf("sample %d: %+v vs %+v", i, a[i], want[i])
+		}
+	}
+	spec.Params["seed"] = 99
+	b, _, err := LoadSource(spec, "", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2 := SyntheticSamples("syn", 4, 99, SynthOptions{W: 64, H: 48})
+	if *b[3].Fovea != *w2[3].Fovea {
+		t.Errorf("explicit seed not used")
+	}
+	spec.Params = map[string]any{"n": 0}
+	if _, _, err := LoadSource(spec, "", 7); err == nil || !strings.Contains(err.Error(), "synthetic.n") {
+		t.Errorf("n = 0: err = %v", err)
+	}
+	if d := DescribeSource(SourceSpec{Name: "syn", Format: "synthetic", Params: map[string]any{"n": 4}}); !strings.Contains(d, "4 synthetic fundus images of 256x256") {
+		t.Errorf("DescribeSource: %s", d)
+	}
+}
