@@ -1,0 +1,734 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// pngDPI is the resolution of the PNG figures.
+const pngDPI = 150
+
+// Colours used by the figures.
+var (
+	colGT       = color.RGBA{0, 200, 0, 255}
+	colPredDisc = color.RGBA{30, 90, 255, 255}
+	colPredCup  = color.RGBA{230, 0, 0, 255}
+	colBox      = color.RGBA{235, 242, 250, 255}
+	colBoxLine  = color.RGBA{60, 90, 130, 255}
+	palette     = []color.Color{
+		color.RGBA{31, 119, 180, 255}, color.RGBA{214, 39, 40, 255}, color.RGBA{44, 160, 44, 255},
+		color.RGBA{255, 127, 14, 255}, color.RGBA{148, 103, 189, 255}, color.RGBA{140, 86, 75, 255},
+	}
+)
+
+// render draws a figure on an SVG and a PNG canvas of the same size.
+func render(w, h vg.Length, paint func(dc draw.Canvas)) (ff *figureFiles, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("drawing failed: %v", p)
+		}
+	}()
+	sc := vgsvg.New(w, h)
+	paint(draw.New(sc))
+	var sb bytes.Buffer
+	if _, err := sc.WriteTo(&sb); err != nil {
+		return nil, err
+	}
+	ic := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(pngDPI), vgimg.UseBackgroundColor(color.White))
+	paint(draw.New(ic))
+	var pb bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: ic}).WriteTo(&pb); err != nil {
+		return nil, err
+	}
+	return &figureFiles{PNG: pb.Bytes(), SVG: sb.Bytes()}, nil
+}
+
+// makeFigures renders every figure the document refers to.
+func makeFigures(r *run, d *document) error {
+	for _, s := range d.Sections {
+		for _, b := range s.Blocks {
+			f, ok := b.(*figure)
+			if !ok {
+				continue
+			}
+			var ff *figureFiles
+			var err error
+			switch {
+			case f.Name == "schematic":
+				ff, err = schematicFigure(r)
+			case f.Name == "roc":
+				ff, err = rocFigure(r)
+			case strings.HasPrefix(f.Name, "curves_"):
+				ff, err = curvesFigure(r, strings.TrimPrefix(f.Name, "curves_"))
+			case f.Name == "qualitative":
+				ff, err = qualitativeFigure(r)
+			default:
+				err = fmt.Errorf("unknown figure")
+			}
+			if err != nil {
+				return fmt.Errorf("report: figure %s: %w", f.Name, err)
+			}
+			d.Figures[f.Name] = ff
+		}
+	}
+	return nil
+}
+
+func sansFont(size vg.Length, bold bool) font.Font {
+	f := font.Font{Typeface: "Liberation", Variant: "Sans", Size: size}
+	if bold {
+		f.Weight = 3 // golang.org/x/image/font.WeightBold (CSS 700), not imported here
+	}
+	return f
+}
+
+func textStyle(size vg.Length, bold bool) draw.TextStyle {
+	return draw.TextStyle{Color: color.Black, Font: sansFont(size, bold), Handler: plot.DefaultTextHandler}
+}
+
+// wrap breaks s into lines no wider than w in the style's font.
+func wrap(sty draw.TextStyle, s string, w vg.Length) []string {
+	var lines []string
+	for _, para := range strings.Split(s, "\n") {
+		words := strings.Fields(para)
+		cur := ""
+		for _, wd := range words {
+			try := wd
+			if cur != "" {
+				try = cur + " " + wd
+			}
+			if cur != "" && sty.Width(try) > w {
+				lines = append(lines, cur)
+				cur = wd
+			} else {
+				cur = try
+			}
+		}
+		if cur != "" {
+			lines = append(lines, cur)
+		}
+	}
+	return lines
+}
+
+// shortStep takes the leading clause of a Describe sentence for the
+// schematic: up to the first "(", ";" or ":".
+func shortStep(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, "(;:"); i > 0 {
+		s = s[:i]
+	}
+	return strings.TrimRight(strings.TrimSpace(s), ".,")
+}
+
+// ---- schematic ----
+
+func schematicFigure(r *run) (*figureFiles, error) {
+	stages := r.stages()
+	if len(stages) == 0 {
+		return nil, fmt.Errorf("description.json has no tasks")
+	}
+	const (
+		cols   = 5
+		width  = 7.6 * vg.Inch
+		margin = 0.1 * vg.Inch
+		gap    = 0.28 * vg.Inch
+		pad    = 4 * vg.Millimeter / 2
+	)
+	body := textStyle(7, false)
+	head := textStyle(8, true)
+	title := textStyle(9, true)
+	lineH := body.FontExtents().Height * 1.15
+	boxW := (width - 2*margin - gap*(cols-1)) / cols
+	heads := []string{"Input", "Preprocessing", "Network", "Post-processing", "Output"}
+
+	// Lay out the text of every box first, to size the rows.
+	type row struct {
+		label string
+		boxes [cols][]string
+		h     vg.Length
+	}
+	sizes := datasetSizes(r)
+	var rows []row
+	for _, st := range stages {
+		t := st.T
+		var rw row
+		rw.label = st.Label
+		in := orDash(t.Input)
+		if sizes != "" {
+			in += "\nimages " + sizes
+		}
+		var pre []string
+		for _, p := range t.Preprocessing {
+			pre = append(pre, "• "+shortStep(p))
+		}
+		if len(pre) == 0 {
+			pre = append(pre, "none")
+		}
+		if len(t.InputSize) == 2 {
+			pre = append(pre, fmt.Sprintf("→ %d×%d px", t.InputSize[0], t.InputSize[1]))
+		}
+		net := []string{orDash(t.Network.Arch)}
+		if t.Network.BasedOn != "" {
+			net = append(net, "based on "+t.Network.BasedOn)
+		}
+		net = append(net, fint(t.Network.TotalParams)+" parameters")
+		if l := len(t.Network.Layers); l > 0 {
+			net = append(net, fmt.Sprintf("%d layers, out %s", l, fshape(t.Network.Layers[l-1].OutShape)))
+		}
+		var post []string
+		for _, p := range t.Postprocessing {
+			post = append(post, "• "+shortStep(p))
+		}
+		if len(post) == 0 {
+			post = append(post, "none")
+		}
+		texts := [cols]string{in, strings.Join(pre, "\n"), strings.Join(net, "\n"), strings.Join(post, "\n"), orDash(t.Output)}
+		n := 0
+		for i, s := range texts {
+			rw.boxes[i] = wrap(body, s, boxW-2*pad)
+			n = max(n, len(rw.boxes[i]))
+		}
+		rw.h = vg.Length(n)*lineH + 2*pad
+		rows = append(rows, rw)
+	}
+	titleH := title.FontExtents().Height * 1.6
+	headH := head.FontExtents().Height * 1.8
+	height := margin*2 + headH
+	for _, rw := range rows {
+		height += titleH + rw.h + 0.12*vg.Inch
+	}
+	paint := func(dc draw.Canvas) {
+		top := dc.Max.Y - margin
+		x0 := dc.Min.X + margin
+		hs := head
+		hs.XAlign = draw.XCenter
+		hs.YAlign = draw.YTop
+		for i, h := range heads {
+			cx := x0 + vg.Length(i)*(boxW+gap) + boxW/2
+			dc.FillText(hs, vg.Point{X: cx, Y: top}, h)
+		}
+		y := top - headH
+		ts := title
+		ts.YAlign = draw.YTop
+		bs := body
+		bs.YAlign = draw.YTop
+		for _, rw := range rows {
+			dc.FillText(ts, vg.Point{X: x0, Y: y}, rw.label)
+			y -= titleH
+			for i := 0; i < cols; i++ {
+				bx := x0 + vg.Length(i)*(boxW+gap)
+				rect := []vg.Point{{X: bx, Y: y}, {X: bx + boxW, Y: y}, {X: bx + boxW, Y: y - rw.h}, {X: bx, Y: y - rw.h}}
+				dc.FillPolygon(colBox, rect)
+				dc.StrokeLines(draw.LineStyle{Color: colBoxLine, Width: 0.8}, append(rect, rect[0]))
+				ty := y - pad
+				for _, ln := range rw.boxes[i] {
+					dc.FillText(bs, vg.Point{X: bx + pad, Y: ty}, ln)
+					ty -= lineH
+				}
+				if i < cols-1 {
+					ay := y - rw.h/2
+					ax0, ax1 := bx+boxW+1.5, bx+boxW+gap-1.5
+					ls := draw.LineStyle{Color: colBoxLine, Width: 1.2}
+					dc.StrokeLines(ls, []vg.Point{{X: ax0, Y: ay}, {X: ax1, Y: ay}})
+					dc.FillPolygon(colBoxLine, []vg.Point{{X: ax1, Y: ay}, {X: ax1 - 5, Y: ay + 3}, {X: ax1 - 5, Y: ay - 3}})
+				}
+			}
+			y -= rw.h + 0.12*vg.Inch
+		}
+	}
+	return render(width, height, paint)
+}
+
+// datasetSizes lists the two most frequent image sizes over all sources.
+func datasetSizes(r *run) string {
+	all := map[string]int{}
+	for _, d := range r.Desc.Datasets {
+		for k, n := range d.Sizes {
+			all[k] += n
+		}
+	}
+	if len(all) == 0 {
+		return ""
+	}
+	parts := strings.Split(countList(all), ", ")
+	for i := range parts {
+		if j := strings.Index(parts[i], " ("); j > 0 {
+			parts[i] = parts[i][:j]
+		}
+	}
+	if len(parts) > 2 {
+		return strings.Join(parts[:2], ", ") + fmt.Sprintf(" +%d more", len(parts)-2)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ---- ROC ----
+
+// rocSplits lists the splits with per-image classification scores of both
+// classes, in split order.
+func rocSplits(r *run) []string {
+	var out []string
+	for _, s := range r.splitOrder() {
+		pos, neg := 0, 0
+		for _, e := range r.Metrics[s].PerImage.Classification {
+			if e.Label == 1 {
+				pos++
+			} else {
+				neg++
+			}
+		}
+		if pos > 0 && neg > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// rocPoints returns the ROC vertices (FPR, TPR) from (0,0) to (1,1); tied
+// scores move diagonally, as in the trapezoid AUC with ties counted half.
+func rocPoints(es []perImageClass) plotter.XYs {
+	s := append([]perImageClass(nil), es...)
+	sort.SliceStable(s, func(i, j int) bool { return s[i].Score > s[j].Score })
+	pos, neg := 0, 0
+	for _, e := range s {
+		if e.Label == 1 {
+			pos++
+		} else {
+			neg++
+		}
+	}
+	pts := plotter.XYs{{X: 0, Y: 0}}
+	tp, fp := 0, 0
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && s[j].Score == s[i].Score {
+			if s[j].Label == 1 {
+				tp++
+			} else {
+				fp++
+			}
+			j++
+		}
+		pts = append(pts, plotter.XY{X: float64(fp) / float64(neg), Y: float64(tp) / float64(pos)})
+		i = j
+	}
+	return pts
+}
+
+func rocFigure(r *run) (*figureFiles, error) {
+	p := plot.New()
+	p.Title.Text = "ROC, glaucoma classification"
+	p.X.Label.Text = "1 - specificity (false positive rate)"
+	p.Y.Label.Text = "sensitivity (true positive rate)"
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	p.Add(plotter.NewGrid())
+	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+	if err != nil {
+		return nil, err
+	}
+	diag.Color = color.Gray{Y: 150}
+	diag.Dashes = []vg.Length{4, 3}
+	p.Add(diag)
+	for i, s := range rocSplits(r) {
+		l, err := plotter.NewLine(rocPoints(r.Metrics[s].PerImage.Classification))
+		if err != nil {
+			return nil, fmt.Errorf("split %s: %w", s, err)
+		}
+		l.Color = palette[i%len(palette)]
+		l.Width = 1.5
+		p.Add(l)
+		name := s
+		if tm := r.Metrics[s].Tasks["classification"]; tm != nil {
+			if v, ok := tm.num("auc"); ok {
+				name = fmt.Sprintf("%s (AUC %s)", s, f4(v))
+			}
+		}
+		p.Legend.Add(name, l)
+	}
+	p.Legend.Left = false
+	p.Legend.Top = false
+	p.Legend.XOffs = -5
+	p.Legend.YOffs = 5
+	return render(4.2*vg.Inch, 4*vg.Inch, func(dc draw.Canvas) { p.Draw(dc) })
+}
+
+// ---- training curves ----
+
+// logTasks lists the tasks present in log.jsonl, in task order.
+func logTasks(r *run) []string {
+	set := map[string]bool{}
+	for _, e := range r.Log {
+		set[e.Task] = true
+	}
+	return orderKeys(keys(set), []string{"classification", "segmentation", "fovea", "localizer"})
+}
+
+func (r *run) bestEpoch(task string) (int, bool) {
+	var t *taskDesc
+	if task == "localizer" {
+		t = r.Desc.Localizer
+	} else {
+		t = r.Desc.Tasks[task]
+	}
+	if t == nil || len(t.Training.BestEpoch) == 0 {
+		return 0, false
+	}
+	var n *int
+	if json.Unmarshal(t.Training.BestEpoch, &n) != nil || n == nil {
+		return 0, false
+	}
+	return *n, true
+}
+
+// maxCurvePanels bounds the validation panels per task.
+const maxCurvePanels = 4
+
+func curvesFigure(r *run, task string) (*figureFiles, error) {
+	var es []logEntry
+	for _, e := range r.Log {
+		if e.Task == task {
+			es = append(es, e)
+		}
+	}
+	sort.SliceStable(es, func(i, j int) bool { return es[i].Epoch < es[j].Epoch })
+	mset := map[string]bool{}
+	for _, e := range es {
+		for k := range e.Val {
+			mset[k] = true
+		}
+	}
+	metrics := orderKeys(keys(mset), metricOrder)
+	if len(metrics) > maxCurvePanels {
+		metrics = metrics[:maxCurvePanels]
+	}
+	best, hasBest := r.bestEpoch(task)
+
+	newPlot := func(title, ylabel string) *plot.Plot {
+		p := plot.New()
+		p.Title.Text = title
+		p.X.Label.Text = "epoch"
+		p.Y.Label.Text = ylabel
+		p.Add(plotter.NewGrid())
+		return p
+	}
+	addSeries := func(p *plot.Plot, xy plotter.XYs, col color.Color) error {
+		if len(xy) == 0 {
+			return nil
+		}
+		l, s, err := plotter.NewLinePoints(xy)
+		if err != nil {
+			return err
+		}
+		l.Color, s.Color = col, col
+		s.Shape = draw.CircleGlyph{}
+		s.Radius = 1.5
+		p.Add(l, s)
+		return nil
+	}
+	markBest := func(p *plot.Plot) error {
+		if !hasBest {
+			return nil
+		}
+		ymin, ymax := p.Y.Min, p.Y.Max
+		if ymin == ymax {
+			ymin, ymax = ymin-1, ymax+1
+		}
+		l, err := plotter.NewLine(plotter.XYs{{X: float64(best), Y: ymin}, {X: float64(best), Y: ymax}})
+		if err != nil {
+			return err
+		}
+		l.Color = color.Gray{Y: 110}
+		l.Dashes = []vg.Length{3, 3}
+		p.Add(l)
+		return nil
+	}
+
+	var row []*plot.Plot
+	loss := newPlot("training loss", "loss")
+	var lxy plotter.XYs
+	for _, e := range es {
+		if e.TrainLoss != nil && !math.IsNaN(*e.TrainLoss) {
+			lxy = append(lxy, plotter.XY{X: float64(e.Epoch), Y: *e.TrainLoss})
+		}
+	}
+	if err := addSeries(loss, lxy, palette[0]); err != nil {
+		return nil, err
+	}
+	if err := markBest(loss); err != nil {
+		return nil, err
+	}
+	row = append(row, loss)
+	for i, m := range metrics {
+		name := m
+		if h, ok := metricNames[m]; ok {
+			name = h
+		}
+		p := newPlot("validation "+name, m)
+		var xy plotter.XYs
+		for _, e := range es {
+			if v, ok := e.Val[m]; ok && !math.IsNaN(v) {
+				xy = append(xy, plotter.XY{X: float64(e.Epoch), Y: v})
+			}
+		}
+		if err := addSeries(p, xy, palette[(i+1)%len(palette)]); err != nil {
+			return nil, err
+		}
+		if err := markBest(p); err != nil {
+			return nil, err
+		}
+		row = append(row, p)
+	}
+	for _, p := range row {
+		p.Title.TextStyle.Font.Size = 10
+	}
+	n := len(row)
+	w := vg.Length(math.Min(7.6, 2.6*float64(n))) * vg.Inch
+	tiles := draw.Tiles{Rows: 1, Cols: n, PadX: 0.15 * vg.Inch, PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 4}
+	return render(w, 2.5*vg.Inch, func(dc draw.Canvas) {
+		cs := plot.Align([][]*plot.Plot{row}, tiles, dc)
+		for j, p := range row {
+			p.Draw(cs[0][j])
+		}
+	})
+}
+
+// ---- qualitative ----
+
+// tilePx is the raster size of one qualitative tile; tileIn its size in
+// the figure, so that the PNG is drawn 1:1 at pngDPI.
+const (
+	tilePx = 300
+	tileIn = vg.Length(tilePx) / pngDPI * vg.Inch
+)
+
+func qualitativeFigure(r *run) (*figureFiles, error) {
+	cases, labels := qualRanked(r)
+	if len(cases) == 0 {
+		return nil, fmt.Errorf("qualitative/index.json lists no cases")
+	}
+	tiles := make([]image.Image, len(cases))
+	for i, q := range cases {
+		img, err := overlayTile(r, q)
+		if err != nil {
+			return nil, err
+		}
+		tiles[i] = img
+	}
+	cols := min(4, len(cases))
+	rows := (len(cases) + cols - 1) / cols
+	const gap = 0.08 * vg.Inch
+	capH := 0.22 * vg.Inch
+	legendH := 0.25 * vg.Inch
+	w := vg.Length(cols)*(tileIn+gap) + gap
+	h := vg.Length(rows)*(tileIn+capH+gap) + gap + legendH
+	ts := textStyle(7.5, false)
+	ts.XAlign = draw.XCenter
+	return render(w, h, func(dc draw.Canvas) {
+		for i, img := range tiles {
+			cx, cy := i%cols, i/cols
+			x := dc.Min.X + gap + vg.Length(cx)*(tileIn+gap)
+			yTop := dc.Max.Y - gap - vg.Length(cy)*(tileIn+capH+gap)
+			q := cases[i]
+			dc.FillText(ts, vg.Point{X: x + tileIn/2, Y: yTop - capH*0.75}, fmt.Sprintf("%s %d: %s (%s)", labels[i], rankWithin(labels, i), q.Stem, q.Split))
+			dc.DrawImage(vg.Rectangle{Min: vg.Point{X: x, Y: yTop - capH - tileIn}, Max: vg.Point{X: x + tileIn, Y: yTop - capH}}, img)
+		}
+		// Legend.
+		ly := dc.Min.Y + legendH/2
+		lx := dc.Min.X + gap
+		ls := textStyle(7.5, false)
+		ls.YAlign = draw.YCenter
+		for _, it := range []struct {
+			c color.Color
+			t string
+		}{{colGT, "ground truth (disc, cup, fovea +)"}, {colPredDisc, "predicted disc"}, {colPredCup, "predicted cup, predicted fovea ×"}} {
+			dc.StrokeLines(draw.LineStyle{Color: it.c, Width: 2}, []vg.Point{{X: lx, Y: ly}, {X: lx + 14, Y: ly}})
+			dc.FillText(ls, vg.Point{X: lx + 18, Y: ly}, it.t)
+			lx += 18 + ls.Width(it.t) + 14
+		}
+	})
+}
+
+// readPNG decodes a PNG file.
+func readPNG(path string) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, nil
+}
+
+// maskLevels reads a REFUGE-coded mask PNG as grey values (0 cup, 128 rim,
+// 255 background).
+func maskLevels(path string, w, h int) ([]uint8, error) {
+	img, err := readPNG(path)
+	if err != nil {
+		return nil, err
+	}
+	b := img.Bounds()
+	if b.Dx() != w || b.Dy() != h {
+		return nil, fmt.Errorf("%s: mask is %dx%d but its image is %dx%d", path, b.Dx(), b.Dy(), w, h)
+	}
+	out := make([]uint8, w*h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			g := color.GrayModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.Gray)
+			out[y*w+x] = g.Y
+		}
+	}
+	return out, nil
+}
+
+// overlayTile renders one case: the image scaled to fit tilePx (bilinear),
+// the contours of the ground-truth and predicted disc (<255) and cup (==0)
+// computed on the nearest-neighbour upscaled masks, and the fovea points.
+func overlayTile(r *run, q qualCase) (image.Image, error) {
+	dir := filepath.Join(r.QualDir, q.Split)
+	src, err := readPNG(filepath.Join(dir, q.Stem+"_image.png"))
+	if err != nil {
+		return nil, err
+	}
+	sb := src.Bounds()
+	w, h := sb.Dx(), sb.Dy()
+	k := float64(tilePx) / float64(max(w, h))
+	ow, oh := int(math.Round(float64(w)*k)), int(math.Round(float64(h)*k))
+	out := image.NewRGBA(image.Rect(0, 0, tilePx, tilePx))
+	for i := range out.Pix {
+		out.Pix[i] = 255
+	}
+	offX, offY := (tilePx-ow)/2, (tilePx-oh)/2
+	// Bilinear resampling with the pixel-centre convention.
+	at := func(x, y int) (float64, float64, float64) {
+		x = min(max(x, 0), w-1)
+		y = min(max(y, 0), h-1)
+		cr, cg, cb, _ := src.At(sb.Min.X+x, sb.Min.Y+y).RGBA()
+		return float64(cr) / 257, float64(cg) / 257, float64(cb) / 257
+	}
+	for oy := 0; oy < oh; oy++ {
+		sy := (float64(oy)+0.5)/k - 0.5
+		y0 := int(math.Floor(sy))
+		fy := sy - float64(y0)
+		for ox := 0; ox < ow; ox++ {
+			sx := (float64(ox)+0.5)/k - 0.5
+			x0 := int(math.Floor(sx))
+			fx := sx - float64(x0)
+			r00, g00, b00 := at(x0, y0)
+			r10, g10, b10 := at(x0+1, y0)
+			r01, g01, b01 := at(x0, y0+1)
+			r11, g11, b11 := at(x0+1, y0+1)
+			lerp := func(a, b, c, d float64) uint8 {
+				v := (a*(1-fx)+b*fx)*(1-fy) + (c*(1-fx)+d*fx)*fy
+				return uint8(math.Round(math.Min(255, math.Max(0, v))))
+			}
+			o := out.PixOffset(offX+ox, offY+oy)
+			out.Pix[o] = lerp(r00, r10, r01, r11)
+			out.Pix[o+1] = lerp(g00, g10, g01, g11)
+			out.Pix[o+2] = lerp(b00, b10, b01, b11)
+			out.Pix[o+3] = 255
+		}
+	}
+	// Ground truth is drawn just outside its boundary, the prediction just
+	// inside its own, so identical masks show both lines side by side.
+	contour := func(mask []uint8, in func(v uint8) bool, col color.RGBA, outside bool) {
+		member := func(ox, oy int) bool {
+			if ox < 0 || oy < 0 || ox >= ow || oy >= oh {
+				return false
+			}
+			sx := min(int(float64(ox)/k), w-1)
+			sy := min(int(float64(oy)/k), h-1)
+			return in(mask[sy*w+sx])
+		}
+		for oy := 0; oy < oh; oy++ {
+			for ox := 0; ox < ow; ox++ {
+				if member(ox, oy) == outside {
+					continue
+				}
+				edge := false
+				for _, d := range [][2]int{{-1, 0}, {1, 0}, {0, -1}, {0, 1}, {-2, 0}, {2, 0}, {0, -2}, {0, 2}} {
+					if member(ox+d[0], oy+d[1]) == outside {
+						edge = true
+						break
+					}
+				}
+				if edge {
+					out.SetRGBA(offX+ox, offY+oy, col)
+				}
+			}
+		}
+	}
+	disc := func(v uint8) bool { return v < 255 }
+	cup := func(v uint8) bool { return v == 0 }
+	for _, m := range []struct {
+		file      string
+		disc, cup color.RGBA
+		outside   bool
+	}{{"_gt.png", colGT, colGT, true}, {"_pred.png", colPredDisc, colPredCup, false}} {
+		p := filepath.Join(dir, q.Stem+m.file)
+		if _, err := os.Stat(p); err != nil {
+			continue // optional: e.g. a fovea-only run has no masks
+		}
+		lv, err := maskLevels(p, w, h)
+		if err != nil {
+			return nil, err
+		}
+		contour(lv, disc, m.disc, m.outside)
+		contour(lv, cup, m.cup, m.outside)
+	}
+	mark := func(pt []float64, col color.RGBA, diagonal bool) {
+		if len(pt) != 2 {
+			return
+		}
+		cx := (pt[0]+0.5)*k - 0.5 + float64(offX)
+		cy := (pt[1]+0.5)*k - 0.5 + float64(offY)
+		for t := -7; t <= 7; t++ {
+			for s := -1; s <= 1; s++ {
+				var pts [][2]float64
+				if diagonal {
+					pts = [][2]float64{{float64(t), float64(t + s)}, {float64(t), float64(-t + s)}}
+				} else {
+					pts = [][2]float64{{float64(t), float64(s)}, {float64(s), float64(t)}}
+				}
+				for _, d := range pts {
+					x, y := int(math.Round(cx+d[0])), int(math.Round(cy+d[1]))
+					if image.Pt(x, y).In(out.Bounds()) {
+						out.SetRGBA(x, y, col)
+					}
+				}
+			}
+		}
+	}
+	mark(q.FoveaGT, colGT, false)
+	mark(q.FoveaPred, colPredCup, true)
+	return out, nil
+}
+
+// rankWithin numbers the best cases 1, 2, ... from the top and the worst
+// cases 1, 2, ... from the bottom (worst 1 is the worst case).
+func rankWithin(labels []string, i int) int {
+	if labels[i] == "best" {
+		return i + 1
+	}
+	return len(labels) - i
+}
