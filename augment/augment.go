@@ -44,11 +44,36 @@ import (
 // which it is applied to a sample, and its parameters as decoded from YAML
 // (float64/int/string/bool/[]any). Missing parameters take the documented
 // defaults (see KnownTransforms and each transform's Describe sentence).
-// Prob has no default: 0 means the transform is never applied.
+// Prob has no default: a spec decoded from YAML without p is rejected by
+// Build (naming the key augment[i].p) rather than silently never applied;
+// p: 0 written explicitly disables the transform.
 type Spec struct {
 	Name   string         `yaml:"name" json:"name"`
 	Prob   float64        `yaml:"p" json:"p"`
 	Params map[string]any `yaml:"params,omitempty" json:"params,omitempty"`
+
+	// probMissing is set when the spec was decoded from YAML without p.
+	probMissing bool
+}
+
+// UnmarshalYAML decodes a spec (keys name, p, params) and records whether p
+// was given. It uses the callback form that gopkg.in/yaml.v3 (and v2) call,
+// so the package needs no YAML dependency; the decoder's strictness (unknown
+// keys) applies to the spec's fields as usual.
+func (s *Spec) UnmarshalYAML(unmarshal func(any) error) error {
+	var raw struct {
+		Name   string         `yaml:"name"`
+		Prob   *float64       `yaml:"p"`
+		Params map[string]any `yaml:"params"`
+	}
+	if err := unmarshal(&raw); err != nil {
+		return err
+	}
+	*s = Spec{Name: raw.Name, Params: raw.Params, probMissing: raw.Prob == nil}
+	if raw.Prob != nil {
+		s.Prob = *raw.Prob
+	}
+	return nil
 }
 
 // transform is one registered transform with resolved parameters.
@@ -96,6 +121,9 @@ func Build(specs []Spec) (*Pipeline, error) {
 		b, ok := registry[s.Name]
 		if !ok {
 			return nil, fmt.Errorf("augment[%d].name: %w", i, data.UnknownNameError("transform", s.Name, KnownTransforms()))
+		}
+		if s.probMissing {
+			return nil, fmt.Errorf("augment[%d].p: missing: give the probability of applying transform %s (a number in [0, 1])", i, s.Name)
 		}
 		if !(s.Prob >= 0 && s.Prob <= 1) {
 			return nil, fmt.Errorf("augment[%d].p: probability %s of transform %s is outside [0, 1]", i, fmtNum(s.Prob), s.Name)
@@ -150,7 +178,13 @@ func (p *Pipeline) Describe() []string {
 // returned mask/point are nil). inFrame is false when the point left the
 // frame (it is true when pt is nil). The output image may differ in size from
 // the input only for rot90 on a non-square image and for a fixed-size crop.
+//
+// Apply panics when the mask's size differs from the image's: that is a
+// programming error of the caller, never a property of the data.
 func (p *Pipeline) Apply(img *data.Image, m *data.Mask, pt *data.Point, root uint64, epoch, index int) (*data.Image, *data.Mask, *data.Point, bool) {
+	if m != nil && (m.W != img.W || m.H != img.H) {
+		panic(fmt.Sprintf("augment: mask is %dx%d but its image is %dx%d", m.W, m.H, img.W, img.H))
+	}
 	st := newState(img, m, pt)
 	for _, s := range p.steps {
 		r := data.NewRand(data.Seed(root, s.streamID, epoch, index))

@@ -2,6 +2,7 @@ package augment
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/refugelab/refugelab/data"
@@ -301,4 +302,55 @@ func TestElasticInverse(t *testing.T) {
 	if q.Dist(data.Point{X: 12.25, Y: 20.5}) < 0.5 {
 		t.Fatalf("field too weak to test the inverse: q = %v", q)
 	}
+}
+
+// TestFixedCropPads: a fixed-size window larger than the frame (70x50 from
+// 64x48) is placed at an integer offset in [-6, 0] x [-2, 0]; the point moves
+// by exactly that offset, the padding is 0 in the image and 255 in the mask,
+// and the copied part is the input's bytes.
+func TestFixedCropPads(t *testing.T) {
+	img, m, pt := testSample(64, 48, data.Point{X: 20.3, Y: 17.6})
+	p := mustBuild(t, Spec{Name: "crop", Prob: 1, Params: map[string]any{"size": []any{70, 50}}})
+	seen := map[[2]int]bool{}
+	for idx := 0; idx < 60; idx++ {
+		oi, om, op, in := p.Apply(img, m, pt, 4, 0, idx)
+		if oi.W != 70 || oi.H != 50 || !in {
+			t.Fatalf("output %dx%d inFrame %v", oi.W, oi.H, in)
+		}
+		dx, dy := op.X-pt.X, op.Y-pt.Y
+		ox, oy := int(math.Round(dx)), int(math.Round(dy))
+		if math.Abs(dx-float64(ox)) > 1e-12 || math.Abs(dy-float64(oy)) > 1e-12 || ox < 0 || ox > 6 || oy < 0 || oy > 2 {
+			t.Fatalf("point moved by (%v, %v), want integers in [0, 6] x [0, 2]", dx, dy)
+		}
+		seen[[2]int{ox, oy}] = true
+		for y := 0; y < 50; y++ {
+			for x := 0; x < 70; x++ {
+				sx, sy := x-ox, y-oy
+				inside := sx >= 0 && sy >= 0 && sx < 64 && sy < 48
+				if !inside {
+					if om.Pix[y*70+x] != data.Background || oi.At(1, x, y) != 0 {
+						t.Fatalf("padding at (%d, %d): mask %d image %v", x, y, om.Pix[y*70+x], oi.At(1, x, y))
+					}
+					continue
+				}
+				if om.Pix[y*70+x] != m.Pix[sy*64+sx] || oi.At(1, x, y) != img.At(1, sx, sy) {
+					t.Fatalf("copied pixel (%d, %d) differs from input (%d, %d)", x, y, sx, sy)
+				}
+			}
+		}
+	}
+	if len(seen) < 10 {
+		t.Fatalf("only %d distinct offsets in 60 draws", len(seen))
+	}
+}
+
+// TestMaskSizeMismatchPanics: a mask of another size than its image is a
+// caller bug and panics with both sizes.
+func TestMaskSizeMismatchPanics(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "mask is 3x3 but its image is 8x8") {
+			t.Fatalf("recovered %v", r)
+		}
+	}()
+	mustBuild(t, Spec{Name: "hflip", Prob: 1}).Apply(data.NewImage(8, 8, 1), data.NewMask(3, 3), nil, 0, 0, 0)
 }
