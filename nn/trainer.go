@@ -136,6 +136,11 @@ func (t *Trainer) Step(x, y, w []float32, maskSeed uint64) (float64, error) {
 			return 0, fmt.Errorf("nn.Trainer.Step: gradient of %s has %d values, expected %d", t.m.params[i].Name, len(src), len(t.grads[i]))
 		}
 		copy(t.grads[i], src)
+		// The TapeMachine adds into the dual value's gradient; clear it so
+		// the next Step starts from zero (Gorgonia's solvers do the same).
+		for j := range src {
+			src[j] = 0
+		}
 	}
 	return t.loss.last, nil
 }
