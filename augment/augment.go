@@ -36,6 +36,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/refugelab/refugelab/data"
 )
@@ -290,4 +291,47 @@ func (st *state) finish() (*data.Image, *data.Mask, *data.Point, bool) {
 // [-0.5, w-0.5) x [-0.5, h-0.5) in the pixel-centre convention.
 func insideFrame(p data.Point, w, h int) bool {
 	return p.X >= -0.5 && p.X < float64(w)-0.5 && p.Y >= -0.5 && p.Y < float64(h)-0.5
+}
+
+// sizer is implemented by transforms that can change the frame size: it
+// returns the possible output sizes for a w x h input.
+type sizer interface {
+	outSizes(w, h int) [][2]int
+}
+
+// OutputSize returns the size of every output of Apply for a w x h input, or
+// an error when it varies between samples (rot90 with an odd k on a
+// non-square input, or a fixed-size crop applied with p < 1): a network
+// input needs one size, so the runner should reject such configs.
+func (p *Pipeline) OutputSize(w, h int) (int, int, error) {
+	sizes := map[[2]int]bool{{w, h}: true}
+	for i, s := range p.steps {
+		sz, ok := s.t.(sizer)
+		if !ok || s.spec.Prob == 0 {
+			continue
+		}
+		next := map[[2]int]bool{}
+		for in := range sizes {
+			if s.spec.Prob < 1 {
+				next[in] = true
+			}
+			for _, o := range sz.outSizes(in[0], in[1]) {
+				next[o] = true
+			}
+		}
+		if len(next) > 1 {
+			var list []string
+			for o := range next {
+				list = append(list, fmt.Sprintf("%dx%d", o[0], o[1]))
+			}
+			sort.Strings(list)
+			return 0, 0, fmt.Errorf("augment[%d] (%s, p = %s): the output size varies between samples (%s) for a %dx%d input",
+				i, s.spec.Name, fmtNum(s.spec.Prob), strings.Join(list, ", "), w, h)
+		}
+		sizes = next
+	}
+	for o := range sizes {
+		return o[0], o[1], nil
+	}
+	return w, h, nil
 }

@@ -432,3 +432,44 @@ func TestGammaTable(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputSize: the output size is fixed unless rot90 meets a non-square
+// input or a fixed-size crop is applied only sometimes; the reported size
+// matches Apply's output.
+func TestOutputSize(t *testing.T) {
+	cases := []struct {
+		specs  []Spec
+		w, h   int
+		ow, oh int
+		err    string
+	}{
+		{typical(), 64, 48, 64, 48, ""},
+		{[]Spec{{Name: "rot90", Prob: 0.5}}, 32, 32, 32, 32, ""},
+		{[]Spec{{Name: "rot90", Prob: 1, Params: map[string]any{"k": []any{1, 3}}}}, 64, 48, 48, 64, ""},
+		{[]Spec{{Name: "rot90", Prob: 0.5}}, 64, 48, 0, 0, "augment[0] (rot90, p = 0.5): the output size varies between samples (48x64, 64x48) for a 64x48 input"},
+		{[]Spec{{Name: "hflip", Prob: 1}, {Name: "crop", Prob: 1, Params: map[string]any{"size": 40}}}, 64, 48, 40, 40, ""},
+		{[]Spec{{Name: "crop", Prob: 0.5, Params: map[string]any{"size": []any{40, 30}}}}, 64, 48, 0, 0, "augment[0] (crop, p = 0.5): the output size varies between samples (40x30, 64x48)"},
+		{[]Spec{{Name: "crop", Prob: 0.5, Params: map[string]any{"size": []any{64, 48}}}}, 64, 48, 64, 48, ""},
+	}
+	for i, c := range cases {
+		p := mustBuild(t, c.specs...)
+		ow, oh, err := p.OutputSize(c.w, c.h)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("case %d: error %v, want %q", i, err, c.err)
+			}
+			continue
+		}
+		if err != nil || ow != c.ow || oh != c.oh {
+			t.Errorf("case %d: %dx%d, %v; want %dx%d", i, ow, oh, err, c.ow, c.oh)
+			continue
+		}
+		img, m, pt := testSample(c.w, c.h, data.Point{X: 10, Y: 10})
+		for idx := 0; idx < 8; idx++ {
+			oi, om, _, _ := p.Apply(img, m, pt, 0, 0, idx)
+			if oi.W != ow || oi.H != oh || om.W != ow || om.H != oh {
+				t.Fatalf("case %d index %d: Apply gave %dx%d, OutputSize %dx%d", i, idx, oi.W, oi.H, ow, oh)
+			}
+		}
+	}
+}

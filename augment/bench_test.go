@@ -1,6 +1,7 @@
 package augment
 
 import (
+	"sync/atomic"
 	"testing"
 
 	"github.com/refugelab/refugelab/data"
@@ -36,5 +37,28 @@ func BenchmarkElastic512(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		p.Apply(img, m, pt, 1, 0, i)
 	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+}
+
+// BenchmarkTypical256Parallel runs the typical pipeline at 256x256 from
+// GOMAXPROCS goroutines (the loader's situation): total samples/s.
+func BenchmarkTypical256Parallel(b *testing.B) { benchParallel(b, 256) }
+
+// BenchmarkTypical512Parallel is the same at 512x512.
+func BenchmarkTypical512Parallel(b *testing.B) { benchParallel(b, 512) }
+
+func benchParallel(b *testing.B, size int) {
+	img, m, pt := testSample(size, size, data.Point{X: float64(size) / 3, Y: float64(size) / 2})
+	p, err := Build(typical())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			p.Apply(img, m, pt, 1, 0, int(next.Add(1)))
+		}
+	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
 }

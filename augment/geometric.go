@@ -111,6 +111,15 @@ func quarterTurn(k, w, h int) (data.Affine, int, int) {
 	return data.Identity, w, h
 }
 
+func (t rot90) outSizes(w, h int) [][2]int {
+	var out [][2]int
+	for _, k := range t.k {
+		_, ow, oh := quarterTurn(k, w, h)
+		out = append(out, [2]int{ow, oh})
+	}
+	return out
+}
+
 func (t rot90) apply(st *state, r *rand.Rand) {
 	k := t.k[r.IntN(len(t.k))]
 	f, w, h := quarterTurn(k, st.w, st.h)
@@ -199,6 +208,13 @@ func (t crop) describe() (string, string) {
 	return "random resized crop of a window covering a uniform fraction " + fmtRange(t.area, "") +
 		" of the image area with a log-uniform aspect ratio in " + fmtRange(t.aspect, "") +
 		" (relative to the image's, clipped to the image), at a uniform position, resized back to the input size", resampleTail
+}
+
+func (t crop) outSizes(w, h int) [][2]int {
+	if t.size != nil {
+		return [][2]int{{t.size[0], t.size[1]}}
+	}
+	return [][2]int{{w, h}}
 }
 
 func (t crop) apply(st *state, r *rand.Rand) {
