@@ -1,0 +1,612 @@
+package experiments
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/refugelab/refugelab/augment"
+	"github.com/refugelab/refugelab/data"
+	"github.com/refugelab/refugelab/nn"
+	"github.com/refugelab/refugelab/train"
+)
+
+// pipeline is one run in progress: the stages share what they produce here.
+type pipeline struct {
+	r        *Resolved
+	cfg      *Config
+	dir      string
+	opt      RunOptions
+	manifest *Manifest
+	resume   bool
+	start    time.Time
+
+	samples []*data.Sample
+	byID    map[string]*data.Sample
+	reports []*data.SourceReport
+	splits  *data.Splits
+	dropped []string
+
+	full, roi *data.Pipeline
+	aug       *augment.Pipeline
+
+	// prepared inputs of training and validation samples (geometric steps
+	// only; intensity steps are applied after augmentation).
+	prep map[string]*prepared
+
+	models  map[string]*nn.Model
+	results map[string]*train.FitResult
+	logFile *os.File
+	logMu   sync.Mutex
+}
+
+// prepared holds the network inputs of one sample, before intensity steps.
+type prepared struct {
+	fullX *data.Image
+	fullM *data.Mask
+	fullT data.Affine
+	roiX  *data.Image
+	roiM  *data.Mask
+	roiT  data.Affine
+	disc  *data.Point // disc centre in original pixels (ground truth)
+	fovea *data.Point
+}
+
+func (p *pipeline) logf(format string, args ...any) {
+	if p.opt.Quiet {
+		return
+	}
+	fmt.Fprintf(p.opt.stderr(), "[%s] %s\n", time.Since(p.start).Round(time.Second), fmt.Sprintf(format, args...))
+}
+
+func (p *pipeline) run() error {
+	steps := []struct {
+		name string
+		f    func() error
+	}{
+		{"load data", p.loadData},
+		{"split", p.split},
+		{"preprocess", p.preprocess},
+		{"train", p.trainAll},
+		{"predict and evaluate", p.predictAll},
+		{"describe", p.describe},
+		{"report", p.report},
+	}
+	for _, s := range steps {
+		p.logf("%s", s.name)
+		if err := s.f(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// sourceSpec converts a configured source, resolving its root against the
+// config file's folder.
+func sourceSpec(s SourceConfig) data.SourceSpec {
+	return data.SourceSpec{Name: s.Name, Format: s.Format, Root: s.Root, Subset: s.Subset, Params: s.Params}
+}
+
+func (p *pipeline) loadData() error {
+	p.byID = map[string]*data.Sample{}
+	for _, s := range p.cfg.Data.Sources {
+		samples, rep, err := data.LoadSource(sourceSpec(s), filepath.Dir(p.r.File), p.cfg.Seed)
+		if err != nil {
+			return fmt.Errorf("source %q: %w", s.Name, err)
+		}
+		p.reports = append(p.reports, rep)
+		for _, smp := range samples {
+			p.samples = append(p.samples, smp)
+			p.byID[smp.ID] = smp
+		}
+		p.logf("source %s (%s): %d samples", s.Name, s.Format, len(samples))
+	}
+	problems := dataCheck(p.samples, p.workers())
+	if len(problems) > 0 {
+		if p.cfg.Data.OnProblem != "drop" {
+			var b strings.Builder
+			for i, pr := range problems {
+				if i == 20 {
+					fmt.Fprintf(&b, "\n  ... and %d more", len(problems)-20)
+					break
+				}
+				fmt.Fprintf(&b, "\n  %s", pr.Error())
+			}
+			return fmt.Errorf("%d data problems (fix them, or set data.on_problem: drop to leave the affected samples out):%s", len(problems), b.String())
+		}
+		bad := map[string]bool{}
+		for _, pr := range problems {
+			for _, s := range p.samples {
+				if pr.File != "" && (pr.File == s.ImagePath || pr.File == s.MaskPath) {
+					bad[s.ID] = true
+				}
+			}
+		}
+		var kept []*data.Sample
+		for _, s := range p.samples {
+			if bad[s.ID] {
+				p.dropped = append(p.dropped, s.ID)
+				delete(p.byID, s.ID)
+				continue
+			}
+			kept = append(kept, s)
+		}
+		p.samples = kept
+		p.manifest.Dropped = p.dropped
+	}
+	// Hash every input file.
+	paths := map[string]bool{}
+	for _, s := range p.samples {
+		for _, f := range []string{s.ImagePath, s.MaskPath} {
+			if f != "" {
+				paths[f] = true
+			}
+		}
+	}
+	list := make([]string, 0, len(paths))
+	for f := range paths {
+		list = append(list, f)
+	}
+	sort.Strings(list)
+	hashes := make([]string, len(list))
+	errs := make([]error, len(list))
+	parallel(len(list), p.workers(), func(i int) { hashes[i], errs[i] = FileSHA256(list[i]) })
+	for i, f := range list {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		p.manifest.Inputs[f] = hashes[i]
+	}
+	return writeJSON(filepath.Join(p.dir, "manifest.json"), p.manifest)
+}
+
+func (p *pipeline) workers() int {
+	w := p.cfg.Train.Workers
+	if w < 1 {
+		w = 1
+	}
+	return w
+}
+
+// parallel runs f(0..n-1) on w goroutines. Each index is computed by
+// exactly one call, so results stored by index do not depend on scheduling.
+func parallel(n, w int, f func(i int)) {
+	if w > n {
+		w = n
+	}
+	if w <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for k := 0; k < w; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+func (p *pipeline) split() error {
+	sp := p.cfg.Data.Split
+	spec := data.SplitSpec{Method: sp.Method, Val: sp.Val, Test: sp.Test, Stratify: len(sp.Stratify) > 0, StratifyBy: sp.Stratify, K: sp.K, Fold: sp.Fold,
+		TrainSources: sp.TrainSources, ValSources: sp.ValSources, TestSources: sp.TestSources, File: sp.File}
+	s, err := data.MakeSplit(p.samples, spec, data.Seed(p.cfg.Seed, "split"))
+	if err != nil {
+		return err
+	}
+	p.splits = s
+	out := map[string]any{
+		"method": s.Method, "seed": s.Seed, "criterion": s.Criterion,
+		"counts": map[string]int{"train": len(s.Train), "val": len(s.Val), "test": len(s.Test)},
+		"train":  s.Train, "val": s.Val, "test": s.Test,
+	}
+	p.logf("split: %d train, %d val, %d test", len(s.Train), len(s.Val), len(s.Test))
+	return writeJSON(filepath.Join(p.dir, "splits.json"), out)
+}
+
+func stepSpecs(in []StepConfig) []data.StepSpec {
+	out := make([]data.StepSpec, len(in))
+	for i, s := range in {
+		out[i] = data.StepSpec{Name: s.Name, Params: s.Params}
+	}
+	return out
+}
+
+func augSpecs(in []AugmentConfig) []augment.Spec {
+	out := make([]augment.Spec, len(in))
+	for i, s := range in {
+		out[i] = augment.Spec{Name: s.Name, Prob: s.P, Params: s.Params}
+	}
+	return out
+}
+
+// needsROI tells whether any enabled task works on the ONH region.
+func (p *pipeline) needsROI() bool {
+	for _, t := range taskList(p.cfg) {
+		if t.cfg.Enabled && t.cfg.Input == "roi" {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *pipeline) buildPieces() error {
+	var err error
+	if p.full, err = data.NewPipeline(stepSpecs(p.cfg.Preprocess.Full)); err != nil {
+		return fmt.Errorf("preprocess.full: %w", err)
+	}
+	if p.roi, err = data.NewPipeline(stepSpecs(p.cfg.Preprocess.ROI)); err != nil {
+		return fmt.Errorf("preprocess.roi: %w", err)
+	}
+	if p.aug, err = augment.Build(augSpecs(p.cfg.Augment)); err != nil {
+		return fmt.Errorf("augment: %w", err)
+	}
+	return nil
+}
+
+// geometry prepares the geometric part of a pipeline for one image.
+func geometry(pl *data.Pipeline, img *data.Image, m *data.Mask, center *data.Point) (*data.Image, *data.Mask, data.Affine, error) {
+	t, w, h, err := pl.Geometry(img, center, 0)
+	if err != nil {
+		return nil, nil, data.Affine{}, err
+	}
+	x := data.Warp(img, t, w, h, 0)
+	var wm *data.Mask
+	if m != nil {
+		wm = data.WarpMask(m, t, w, h)
+	}
+	return x, wm, t, nil
+}
+
+// groundTruthDisc returns a sample's disc centre from its mask or markup.
+func groundTruthDisc(s *data.Sample, m *data.Mask) *data.Point {
+	if m != nil {
+		if c, _, _, ok := data.DiscGeometry(m); ok {
+			return &c
+		}
+	}
+	if s.DiscCenter != nil {
+		c := *s.DiscCenter
+		return &c
+	}
+	return nil
+}
+
+// preprocess loads every train and validation sample once and keeps its
+// prepared inputs. Test samples are prepared at prediction time, from the
+// image alone.
+func (p *pipeline) preprocess() error {
+	if err := p.buildPieces(); err != nil {
+		return err
+	}
+	ids := append(append([]string(nil), p.splits.Train...), p.splits.Val...)
+	p.prep = make(map[string]*prepared, len(ids))
+	out := make([]*prepared, len(ids))
+	errs := make([]error, len(ids))
+	roi := p.needsROI()
+	bar := newProgress("preprocess", len(ids), p.opt)
+	parallel(len(ids), p.workers(), func(i int) {
+		defer bar.Increment()
+		s := p.byID[ids[i]]
+		img, m, err := s.Load()
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		pr := &prepared{disc: groundTruthDisc(s, m)}
+		if s.Fovea != nil {
+			f := *s.Fovea
+			pr.fovea = &f
+		}
+		if pr.fullX, pr.fullM, pr.fullT, err = geometry(p.full, img, m, nil); err != nil {
+			errs[i] = fmt.Errorf("%s: %w", s.ID, err)
+			return
+		}
+		if roi && pr.disc != nil {
+			if pr.roiX, pr.roiM, pr.roiT, err = geometry(p.roi, img, m, pr.disc); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", s.ID, err)
+				return
+			}
+		}
+		out[i] = pr
+	})
+	bar.Finish()
+	for i, id := range ids {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		p.prep[id] = out[i]
+	}
+	return nil
+}
+
+// taskKind is the engine's task for a configured task.
+func taskKind(name string) string {
+	switch name {
+	case "classification":
+		return "classification"
+	case "segmentation":
+		return "segmentation"
+	}
+	return "heatmap"
+}
+
+// hasGT tells whether a sample carries the ground truth a task trains on.
+func (p *pipeline) hasGT(task string, s *data.Sample) bool {
+	pr := p.prep[s.ID]
+	switch task {
+	case "classification":
+		return s.HasLabel()
+	case "segmentation":
+		return s.HasMask
+	case "fovea":
+		return s.Fovea != nil
+	case "localizer":
+		return pr != nil && pr.disc != nil || s.DiscCenter != nil
+	}
+	return false
+}
+
+// input returns the prepared input of a sample for a task, and the pipeline
+// whose intensity steps apply to it.
+func (p *pipeline) input(t namedTask, pr *prepared) (*data.Image, *data.Mask, data.Affine, *data.Pipeline) {
+	if t.cfg.Input == "roi" {
+		return pr.roiX, pr.roiM, pr.roiT, p.roi
+	}
+	return pr.fullX, pr.fullM, pr.fullT, p.full
+}
+
+// target returns the point a heatmap task regresses, in original pixels.
+func target(task string, pr *prepared) *data.Point {
+	if task == "fovea" {
+		return pr.fovea
+	}
+	return pr.disc
+}
+
+// taskSet is a training (or validation) set of one task.
+type taskSet struct {
+	task   string
+	kind   string
+	ids    []string
+	xs     []*data.Image
+	ms     []*data.Mask
+	pts    []*data.Point // in network-input pixels
+	ts     []data.Affine // original -> network input
+	gts    []*data.Point // heatmap targets in original pixels
+	labels []int
+	pl     *data.Pipeline
+	aug    *augment.Pipeline
+	seed   uint64
+	sigma  float64
+}
+
+func (d *taskSet) Len() int { return len(d.xs) }
+
+// Example returns sample i as seen in the given epoch: augmented (training
+// sets only), then the intensity steps, then the task's target.
+func (d *taskSet) Example(epoch, i int) (train.Example, error) {
+	x, m, pt := d.xs[i], d.ms[i], d.pts[i]
+	inFrame := pt != nil
+	if d.aug != nil {
+		x, m, pt, inFrame = d.aug.Apply(x, m, pt, d.seed, epoch, i)
+	}
+	x = d.pl.Intensity(x)
+	ex := train.Example{X: x.Pix}
+	switch d.kind {
+	case "classification":
+		ex.Y = []float32{float32(d.labels[i])}
+	case "segmentation":
+		ex.Y = maskClasses(m)
+	default:
+		if pt == nil || !inFrame {
+			ex.Y = make([]float32, x.W*x.H)
+			ex.W = make([]float32, x.W*x.H) // weight 0: the point left the frame
+		} else {
+			ex.Y = data.GaussianHeatmap(*pt, x.W, x.H, d.sigma)
+		}
+	}
+	return ex, nil
+}
+
+// maskClasses converts REFUGE codes to class indices (0 bg, 1 rim, 2 cup).
+func maskClasses(m *data.Mask) []float32 {
+	y := make([]float32, len(m.Pix))
+	for i, v := range m.Pix {
+		switch v {
+		case data.Cup:
+			y[i] = 2
+		case data.Rim:
+			y[i] = 1
+		}
+	}
+	return y
+}
+
+// buildSet gathers the samples of ids that carry the task's ground truth.
+func (p *pipeline) buildSet(t namedTask, ids []string, withAug bool) *taskSet {
+	d := &taskSet{task: t.name, kind: taskKind(t.name), sigma: t.cfg.Sigma, seed: data.Seed(p.cfg.Seed, "augment", t.name)}
+	if withAug {
+		d.aug = p.aug
+	}
+	for _, id := range ids {
+		s, pr := p.byID[id], p.prep[id]
+		if pr == nil || !p.hasGT(t.name, s) {
+			continue
+		}
+		x, m, tr, pl := p.input(t, pr)
+		if x == nil {
+			continue
+		}
+		d.pl = pl
+		var pt *data.Point
+		if d.kind == "heatmap" {
+			g := target(t.name, pr)
+			if g == nil {
+				continue
+			}
+			q := tr.Apply(*g)
+			pt = &q
+		}
+		if d.kind == "segmentation" && m == nil {
+			continue
+		}
+		d.ids = append(d.ids, id)
+		d.xs = append(d.xs, x)
+		d.ms = append(d.ms, m)
+		d.pts = append(d.pts, pt)
+		d.ts = append(d.ts, tr)
+		if d.kind == "heatmap" {
+			d.gts = append(d.gts, target(t.name, pr))
+		} else {
+			d.gts = append(d.gts, nil)
+		}
+		d.labels = append(d.labels, s.Label)
+	}
+	if d.pl == nil {
+		d.pl = p.full
+		if t.cfg.Input == "roi" {
+			d.pl = p.roi
+		}
+	}
+	return d
+}
+
+// networkSpec converts the configured network.
+func networkSpec(n NetworkConfig) nn.NetSpec {
+	return nn.NetSpec{Arch: n.Arch, Base: n.Base, Depth: n.Depth, Norm: n.Norm, Groups: n.Groups, Dropout: n.Dropout, Init: n.Init, InitFrom: n.InitFrom}
+}
+
+// outChannels is the number of network outputs of a task.
+func outChannels(kind string) int {
+	if kind == "segmentation" {
+		return 3
+	}
+	return 1
+}
+
+func (p *pipeline) trainAll() error {
+	p.models = map[string]*nn.Model{}
+	p.results = map[string]*train.FitResult{}
+	f, err := os.OpenFile(filepath.Join(p.dir, "log.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if !p.resume {
+		if err := f.Truncate(0); err != nil {
+			return err
+		}
+	}
+	for _, t := range taskList(p.cfg) {
+		if !t.cfg.Enabled {
+			continue
+		}
+		if t.name == "classification" && t.cfg.Score == "vcdr" {
+			continue // scored from the segmentation task's masks
+		}
+		if t.name == "localizer" && !p.needsROI() {
+			continue
+		}
+		if err := p.trainTask(t, f); err != nil {
+			return fmt.Errorf("task %s: %w", t.name, err)
+		}
+	}
+	return nil
+}
+
+func (p *pipeline) trainTask(t namedTask, logw io.Writer) error {
+	tr := p.buildSet(t, p.splits.Train, true)
+	val := p.buildSet(t, p.splits.Val, false)
+	if tr.Len() == 0 {
+		return fmt.Errorf("no training sample has %s ground truth (check the sources and the split)", t.name)
+	}
+	if len(tr.xs) > 0 {
+		p.logf("task %s: %d training and %d validation samples, input %dx%d", t.name, tr.Len(), val.Len(), tr.xs[0].W, tr.xs[0].H)
+	}
+	x0 := tr.pl.Intensity(tr.xs[0])
+	cfg := p.trainConfigFor(t)
+	cfg.Monitor, cfg.MonitorMode = monitor(t, val)
+	seed := data.Seed(p.cfg.Seed, "task", t.name)
+	m, err := nn.New(networkSpec(t.cfg.Network), nn.Shape{C: x0.C, H: x0.H, W: x0.W}, outChannels(tr.kind), cfg.BatchSize, seed)
+	if err != nil {
+		return fmt.Errorf("tasks.%s.network: %w", t.name, err)
+	}
+	valFn := func(m *nn.Model, epoch int) (map[string]float64, error) { return p.validate(t, m, val) }
+	if val.Len() == 0 {
+		valFn = nil
+	}
+	res, err := train.Fit(m, tr, valFn, train.FitOptions{
+		Task: t.name, Cfg: cfg, Seed: seed, CkptDir: filepath.Join(p.dir, "checkpoints", t.name),
+		Log: logw, Quiet: p.opt.Quiet, Resume: p.resume, Progress: p.opt.stderr(),
+	})
+	if err != nil {
+		return err
+	}
+	p.models[t.name] = m
+	p.results[t.name] = res
+	p.logf("task %s: %d epochs, best epoch %d %v", t.name, res.EpochsRun, res.BestEpoch, res.Best)
+	return nil
+}
+
+// monitor returns the validation metric that selects a task's checkpoint.
+func monitor(t namedTask, val *taskSet) (string, string) {
+	if t.cfg.Train.Monitor != "" {
+		m := t.cfg.Train.Monitor
+		if strings.Contains(m, "distance") || strings.Contains(m, "mae") || strings.Contains(m, "loss") {
+			return m, "min"
+		}
+		return m, "max"
+	}
+	switch val.kind {
+	case "segmentation":
+		return "dice_mean", "max"
+	case "classification":
+		pos, neg := 0, 0
+		for _, l := range val.labels {
+			if l == 1 {
+				pos++
+			} else if l == 0 {
+				neg++
+			}
+		}
+		if pos > 0 && neg > 0 {
+			return "auc", "max"
+		}
+		return "bce", "min"
+	}
+	return "distance_px", "min"
+}
+
+// trainConfigFor converts a task's resolved train block and loss.
+func (p *pipeline) trainConfigFor(t namedTask) train.Config {
+	c := t.cfg.Train
+	return train.Config{
+		Epochs: c.Epochs, BatchSize: c.BatchSize,
+		Optimizer: train.OptSpec{Name: c.Optimizer.Name, LR: c.Optimizer.LR, Momentum: c.Optimizer.Momentum, Nesterov: c.Optimizer.Nesterov,
+			Beta1: c.Optimizer.Beta1, Beta2: c.Optimizer.Beta2, Eps: c.Optimizer.Eps, WeightDecay: c.Optimizer.WeightDecay},
+		Schedule: train.SchedSpec{Name: c.Schedule.Name, WarmupEpochs: c.Schedule.WarmupEpochs, StepEpochs: c.Schedule.StepEpochs,
+			Gamma: c.Schedule.Gamma, Power: c.Schedule.Power, MinLR: c.Schedule.MinLR},
+		Loss:     train.LossSpec{Name: t.cfg.Loss.Name, Params: t.cfg.Loss.Params},
+		ValEvery: c.ValEvery, Monitor: c.Monitor, Patience: c.Patience, ClipNorm: c.ClipNorm,
+		BalancedSampling: c.Balanced, Workers: c.Workers,
+	}
+}
