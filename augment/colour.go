@@ -297,7 +297,7 @@ type erase struct {
 }
 
 func (t erase) describe() (string, string) {
-	return fmt.Sprintf("random erasing of one rectangle covering a uniform fraction %s of the image area with a log-uniform aspect ratio in %s, filled with %s",
+	return fmt.Sprintf("random erasing of one rectangle covering a uniform fraction %s of the image area with a log-uniform aspect ratio in %s, filled with the value %s",
 		fmtRange(t.area, ""), fmtRange(t.aspect, ""), fmtNum(t.value)), ", image only (mask and fovea point unchanged)"
 }
 

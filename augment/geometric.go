@@ -93,7 +93,7 @@ func (t rot90) describe() (string, string) {
 		ks[i] = fmt.Sprint(k)
 	}
 	return "rotation by k quarter turns counter-clockwise, k drawn uniformly from {" + strings.Join(ks, ", ") + "},",
-		" exact for the image, the mask and the fovea point (k = 1: x' = y, y' = W-1-x; odd k swaps width and height)"
+		", exact for the image, the mask and the fovea point (k = 1: x' = y, y' = W-1-x; odd k swaps width and height)"
 }
 
 // quarterTurn returns the forward map of k counter-clockwise quarter turns of

@@ -293,8 +293,15 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-// fmtNum formats a number in its shortest exact form ("0.5", "-15", "1e-05").
-func fmtNum(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+// fmtNum formats a number in its shortest exact form ("0.5", "-15", "1e-05"),
+// or with 4 significant digits when that form is long (4/3 -> "1.333").
+func fmtNum(v float64) string {
+	s := strconv.FormatFloat(v, 'g', -1, 64)
+	if len(s) > 8 {
+		s = strconv.FormatFloat(v, 'g', 4, 64)
+	}
+	return s
+}
 
 // fmtRange formats [lo, hi] with an optional unit suffix on each bound.
 func fmtRange(r [2]float64, unit string) string {
