@@ -62,9 +62,29 @@ var metricNames = map[string]string{
 var metricOrder = []string{"auc", "sensitivity_at_spec_0.85", "dice_disc", "dice_cup", "vcdr_mae", "mean_distance_px"}
 
 // isAuxKey reports whether a metrics.json key accompanies a metric rather
-// than being one (n, _sd, _ci95).
+// than being one: counts (n, n_*, *_undefined), the specificity at which a
+// sensitivity is read, standard deviations (_sd) and intervals (_ci95).
 func isAuxKey(k string) bool {
-	return k == "n" || strings.HasSuffix(k, "_sd") || strings.HasSuffix(k, "_ci95")
+	return k == "n" || strings.HasPrefix(k, "n_") || strings.HasSuffix(k, "_undefined") || k == "specificity" ||
+		strings.HasSuffix(k, "_sd") || strings.HasSuffix(k, "_ci95")
+}
+
+// countKeys lists the count keys of a block other than n, in a fixed order.
+func countKeys(tm taskMetrics) []string {
+	var ks []string
+	for k := range tm {
+		if strings.HasPrefix(k, "n_") || strings.HasSuffix(k, "_undefined") {
+			ks = append(ks, k)
+		}
+	}
+	return orderKeys(ks, []string{"n_glaucoma", "n_normal", "n_missing", "dice_disc_undefined", "dice_cup_undefined"})
+}
+
+// countNames are the reader's names of the count keys.
+var countNames = map[string]string{
+	"n_glaucoma": "glaucoma", "n_normal": "normal", "n_missing": "missing from the predictions",
+	"dice_disc_undefined": "with undefined disc Dice (excluded from the mean)",
+	"dice_cup_undefined":  "with undefined cup Dice (excluded from the mean)",
 }
 
 // metricKeys lists the metric keys of a task block: the known ones in order,
@@ -179,8 +199,20 @@ func secDatasets(r *run) *section {
 	if len(r.Desc.Split.PerSplit) > 0 {
 		s.add(perSplitTable(r))
 	}
+	if d := r.Desc.DroppedSamples; len(d) > 0 {
+		shown := d
+		more := ""
+		if len(shown) > maxDropped {
+			shown = shown[:maxDropped]
+			more = fmt.Sprintf(" and %d more (description.json dropped_samples)", len(d)-maxDropped)
+		}
+		s.p(txt(fmt.Sprintf("%d sample(s) were left out because the data check found problems with them (data.on_problem: drop): %s%s.", len(d), strings.Join(shown, ", "), more)))
+	}
 	return s
 }
+
+// maxDropped bounds the dropped sample ids listed.
+const maxDropped = 20
 
 // perSplitTable gives counts per split and class.
 func perSplitTable(r *run) *table {
@@ -306,10 +338,25 @@ func secInput(r *run) *section {
 	return s
 }
 
-// perStageLists renders one list of sentences per model.
+// perStageLists renders one list of sentences per model, or a single list
+// under "All models" when every model has the same one.
 func perStageLists(s *section, r *run, get func(*taskDesc) []string, ordered bool, empty string) {
-	for _, st := range r.stages() {
-		s.add(&heading{Text: st.Label})
+	stages := r.stages()
+	same := len(stages) > 1
+	for _, st := range stages[1:] {
+		if strings.Join(get(st.T), "\n") != strings.Join(get(stages[0].T), "\n") {
+			same = false
+		}
+	}
+	for i, st := range stages {
+		if same && i > 0 {
+			break
+		}
+		if same {
+			s.add(&heading{Text: "All models"})
+		} else {
+			s.add(&heading{Text: st.Label})
+		}
 		items := get(st.T)
 		if len(items) == 0 {
 			s.p(txt(empty))
@@ -392,6 +439,9 @@ func secLanguage(r *run) *section {
 	}
 	line = append(line, txt("; versions below come from the binary's build information."))
 	s.p(line...)
+	if lang.Framework != "" {
+		s.p(txt("Deep-learning framework: " + sentence(lang.Framework)))
+	}
 	mm := r.Manifest.MainModule
 	if mm.Path != "" {
 		ln := []span{txt("Main module "), code(mm.Path + " " + mm.Version)}
@@ -439,6 +489,13 @@ func secTraining(r *run) *section {
 		add("Model selection", tr.Selection)
 		if tr.WallSeconds != nil {
 			t.Rows = append(t.Rows, cells("Wall time", fsec(*tr.WallSeconds)))
+		}
+		if len(tr.Best) > 0 {
+			var parts []string
+			for _, k := range orderKeys(keys(tr.Best), metricOrder) {
+				parts = append(parts, k+" "+f4(tr.Best[k]))
+			}
+			t.Rows = append(t.Rows, cells("Validation at the selected epoch", strings.Join(parts, ", ")))
 		}
 		if len(t.Rows) > 0 {
 			s.add(t)
@@ -519,6 +576,9 @@ func secResults(r *run) *section {
 				}
 				name := []span{code(k)}
 				if h, ok := metricNames[k]; ok {
+					if sp, has := tm.num("specificity"); has && k == "sensitivity_at_spec_0.85" {
+						h = "Sensitivity at specificity " + f4(sp)
+					}
 					name = []span{txt(h + " "), code(k)}
 				}
 				t.Rows = append(t.Rows, []cell{c(txt(split)), c(txt(task)), c(name...), c(txt(f4(v))), c(txt(ci)), c(txt(sd)), c(txt(n))})
@@ -529,6 +589,52 @@ func secResults(r *run) *section {
 		s.p(txt("metrics.json holds no metrics: no split with ground truth was evaluated."))
 	} else {
 		s.add(t)
+	}
+	var notes []string
+	for _, split := range r.splitOrder() {
+		sm := r.Metrics[split]
+		for _, task := range orderKeys(keys(sm.Tasks), taskMetricOrder) {
+			tm := sm.Tasks[task]
+			var parts []string
+			for _, k := range countKeys(tm) {
+				v, ok := tm.num(k)
+				if !ok {
+					continue
+				}
+				name := k
+				if h, ok := countNames[k]; ok {
+					name = h
+				}
+				parts = append(parts, fmt.Sprintf("%d %s", int64(v), name))
+			}
+			if len(parts) > 0 {
+				notes = append(notes, fmt.Sprintf("%s, %s: %s.", split, task, strings.Join(parts, ", ")))
+			}
+		}
+	}
+	if len(notes) > 0 {
+		s.p(txt("Image counts behind the metrics:"))
+		l := &list{}
+		for _, n := range notes {
+			l.Items = append(l.Items, []span{txt(n)})
+		}
+		s.add(l)
+	}
+	for _, split := range r.splitOrder() {
+		pr := r.Metrics[split].Problems
+		if len(pr) == 0 {
+			continue
+		}
+		s.p(txt(fmt.Sprintf("The submission check of split %s found %d problem(s) (tolerated, as by the official scorer):", split, len(pr))))
+		l := &list{}
+		for i, p := range pr {
+			if i == maxProblems {
+				l.Items = append(l.Items, []span{txt(fmt.Sprintf("… and %d more (metrics.json).", len(pr)-maxProblems))})
+				break
+			}
+			l.Items = append(l.Items, []span{txt(problemLine(p))})
+		}
+		s.add(l)
 	}
 	if rocSplits(r) != nil {
 		s.add(&figure{Name: "roc", Width: 0.6, Caption: "ROC curves of the glaucoma classification, from the per-image scores in metrics.json; the legend gives each split's AUC."})
@@ -541,6 +647,32 @@ func secResults(r *run) *section {
 		s.add(&figure{Name: "qualitative", Width: 1, HTMLPNG: true,
 			Caption: "Qualitative results (best and worst validation cases): ground truth in green, predicted disc in blue and predicted cup in red; fovea: ground truth green +, prediction red ×."})
 		s.add(qualTable(r))
+	}
+	return s
+}
+
+// maxProblems bounds the submission problems listed per split.
+const maxProblems = 10
+
+// problemLine formats one submission problem like eval.Problem.String.
+func problemLine(p metricProblem) string {
+	var loc []string
+	if p.File != "" {
+		loc = append(loc, p.File)
+	}
+	if p.Row > 0 {
+		loc = append(loc, fmt.Sprintf("row %d", p.Row))
+	}
+	if p.Name != "" {
+		loc = append(loc, p.Name)
+	}
+	s := fmt.Sprintf("%s [%s]", p.Task, p.Kind)
+	if len(loc) > 0 {
+		s += " " + strings.Join(loc, ", ")
+	}
+	s += ": " + p.What
+	if p.Expected != "" {
+		s += " (expected " + p.Expected + ")"
 	}
 	return s
 }
@@ -562,11 +694,25 @@ func qualRanked(r *run) (cases []qualCase, labels []string) {
 		return 0
 	}
 	sort.SliceStable(cases, func(i, j int) bool { return score(cases[i]) > score(cases[j]) })
+	// The run's own choice (index.json "kind") wins; otherwise the better
+	// half is "best".
+	byKind := true
+	for _, q := range cases {
+		if q.Kind != "best" && q.Kind != "worst" {
+			byKind = false
+		}
+	}
+	if byKind {
+		sort.SliceStable(cases, func(i, j int) bool { return cases[i].Kind == "best" && cases[j].Kind == "worst" })
+	}
 	half := (len(cases) + 1) / 2
-	for i := range cases {
-		if i < half {
+	for i, q := range cases {
+		switch {
+		case byKind:
+			labels = append(labels, q.Kind)
+		case i < half:
 			labels = append(labels, "best")
-		} else {
+		default:
 			labels = append(labels, "worst")
 		}
 	}
@@ -579,7 +725,7 @@ func findSeg(r *run, split, stem string) *perImageSeg {
 		return nil
 	}
 	for i := range sm.PerImage.Segmentation {
-		if stemOf(sm.PerImage.Segmentation[i].Name) == strings.ToLower(stem) {
+		if n := sm.PerImage.Segmentation[i].Name; n == stem || stemOf(n) == strings.ToLower(stem) {
 			return &sm.PerImage.Segmentation[i]
 		}
 	}
@@ -592,7 +738,7 @@ func findFovea(r *run, split, stem string) *perImageFovea {
 		return nil
 	}
 	for i := range sm.PerImage.Fovea {
-		if stemOf(sm.PerImage.Fovea[i].Name) == strings.ToLower(stem) {
+		if n := sm.PerImage.Fovea[i].Name; n == stem || stemOf(n) == strings.ToLower(stem) {
 			return &sm.PerImage.Fovea[i]
 		}
 	}
@@ -639,6 +785,9 @@ func secReproducibility(r *run) *section {
 	if len(r.Manifest.Command) > 0 {
 		s.p(txt("The run was produced by:"))
 		s.add(&codeBlock{Text: shellJoin(r.Manifest.Command)})
+	} else if r.Desc.RunCommand != "" {
+		s.p(txt("The run was produced by:"))
+		s.add(&codeBlock{Text: r.Desc.RunCommand})
 	}
 	if len(r.Manifest.Overrides) > 0 {
 		s.p(txt("Command-line overrides:"))

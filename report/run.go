@@ -120,7 +120,9 @@ type description struct {
 	Hardware         hardwareDesc         `json:"hardware"`
 	WallSeconds      float64              `json:"wall_seconds"`
 	ReproduceCommand string               `json:"reproduce_command"`
+	RunCommand       string               `json:"run_command"`
 	DataHashes       map[string]string    `json:"data_hashes"`
+	DroppedSamples   []string             `json:"dropped_samples"`
 }
 
 type datasetDesc struct {
@@ -181,24 +183,26 @@ type layerDesc struct {
 // describe either as a sentence or as a structured value are kept as
 // json.RawMessage and rendered by plainValue.
 type trainingDesc struct {
-	Optimizer     json.RawMessage `json:"optimizer"`
-	LR            json.RawMessage `json:"lr"`
-	Schedule      json.RawMessage `json:"schedule"`
-	BatchSize     json.RawMessage `json:"batch_size"`
-	Epochs        json.RawMessage `json:"epochs"`
-	EpochsRun     json.RawMessage `json:"epochs_run"`
-	BestEpoch     json.RawMessage `json:"best_epoch"`
-	Loss          json.RawMessage `json:"loss"`
-	Init          json.RawMessage `json:"init"`
-	Seed          json.RawMessage `json:"seed"`
-	EarlyStopping json.RawMessage `json:"early_stopping"`
-	Selection     json.RawMessage `json:"selection"`
-	WallSeconds   *float64        `json:"wall_seconds"`
-	Sentences     []string        `json:"sentences"`
+	Optimizer     json.RawMessage    `json:"optimizer"`
+	LR            json.RawMessage    `json:"lr"`
+	Schedule      json.RawMessage    `json:"schedule"`
+	BatchSize     json.RawMessage    `json:"batch_size"`
+	Epochs        json.RawMessage    `json:"epochs"`
+	EpochsRun     json.RawMessage    `json:"epochs_run"`
+	BestEpoch     json.RawMessage    `json:"best_epoch"`
+	Loss          json.RawMessage    `json:"loss"`
+	Init          json.RawMessage    `json:"init"`
+	Seed          json.RawMessage    `json:"seed"`
+	EarlyStopping json.RawMessage    `json:"early_stopping"`
+	Selection     json.RawMessage    `json:"selection"`
+	WallSeconds   *float64           `json:"wall_seconds"`
+	Best          map[string]float64 `json:"best"`
+	Sentences     []string           `json:"sentences"`
 }
 
 type languageDesc struct {
 	GoVersion string   `json:"go_version"`
+	Framework string   `json:"framework"`
 	Modules   []module `json:"modules"`
 }
 
@@ -218,6 +222,18 @@ type taskMetrics map[string]json.RawMessage
 type splitMetrics struct {
 	Tasks    map[string]taskMetrics // classification, segmentation, fovea, ...
 	PerImage perImage
+	Problems []metricProblem // what the submission check found or tolerated
+}
+
+// metricProblem is one entry of a split's "problems" list in metrics.json.
+type metricProblem struct {
+	Task     string `json:"task"`
+	Name     string `json:"name"`
+	File     string `json:"file"`
+	Row      int    `json:"row"`
+	Kind     string `json:"kind"`
+	What     string `json:"what"`
+	Expected string `json:"expected"`
 }
 
 type perImage struct {
@@ -254,6 +270,7 @@ type perImageFovea struct {
 type qualCase struct {
 	Split     string    `json:"split"`
 	Stem      string    `json:"stem"`
+	Kind      string    `json:"kind"` // "best" or "worst" when the run chose them
 	DiceCup   *float64  `json:"dice_cup"`
 	DiceDisc  *float64  `json:"dice_disc"`
 	FoveaGT   []float64 `json:"fovea_gt"`
@@ -407,11 +424,20 @@ func readMetrics(dir string) (map[string]*splitMetrics, error) {
 	for split, blocks := range raw {
 		sm := &splitMetrics{Tasks: map[string]taskMetrics{}}
 		for task, rb := range blocks {
-			if task == "per_image" {
+			switch task {
+			case "per_image":
 				if err := json.Unmarshal(rb, &sm.PerImage); err != nil {
 					return nil, &ArtifactError{File: p, Problem: fmt.Sprintf("%s.per_image: %v", split, err), Hint: hintHash}
 				}
 				continue
+			case "problems":
+				if err := json.Unmarshal(rb, &sm.Problems); err != nil {
+					return nil, &ArtifactError{File: p, Problem: fmt.Sprintf("%s.problems: expected a list of problems: %v", split, err), Hint: hintHash}
+				}
+				continue
+			}
+			if t := bytes.TrimSpace(rb); len(t) == 0 || t[0] != '{' {
+				continue // not a task block (a note or a count added by the scorer)
 			}
 			var tm taskMetrics
 			if err := json.Unmarshal(rb, &tm); err != nil {
@@ -444,7 +470,7 @@ func checkMetricValue(key string, v json.RawMessage) error {
 		// except under the names of numeric metrics.
 		_, known := metricNames[key]
 		var s string
-		if !known && key != "n" && !strings.HasSuffix(key, "_sd") && json.Unmarshal(v, &s) == nil {
+		if !known && !isAuxKey(key) && json.Unmarshal(v, &s) == nil {
 			return nil
 		}
 		return fmt.Errorf("expected a number, got %s", string(v))

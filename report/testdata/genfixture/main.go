@@ -186,7 +186,11 @@ report:
 			writePNG(filepath.Join("qualitative", "val", g.name+"_image.png"), fundus(W, H, g.cx, g.cy, g.rd, g.rc, g.fgx, g.fgy))
 			writePNG(filepath.Join("qualitative", "val", g.name+"_gt.png"), maskImage(gt, W, H))
 			writePNG(filepath.Join("qualitative", "val", g.name+"_pred.png"), maskImage(pr, W, H))
-			qual = append(qual, map[string]any{"split": "val", "stem": g.name, "dice_cup": round4(dcup), "dice_disc": round4(ddisc),
+			kind := "best"
+			if ddisc+dcup < 1.5 {
+				kind = "worst"
+			}
+			qual = append(qual, map[string]any{"split": "val", "stem": g.name, "kind": kind, "scale": 1, "dice_cup": round4(dcup), "dice_disc": round4(ddisc),
 				"fovea_gt": []float64{g.fgx, g.fgy}, "fovea_pred": []float64{g.fpx, g.fpy}})
 		}
 	}
@@ -196,20 +200,26 @@ report:
 	aucVal, aucTest := auc(valCls), auc(testCls)
 	metrics := map[string]any{
 		"val": map[string]any{
-			"classification": map[string]any{"auc": round4(aucVal), "sensitivity_at_spec_0.85": 0.5, "n": 6, "auc_ci95": []float64{0.5, 1}},
+			"classification": map[string]any{"auc": round4(aucVal), "sensitivity_at_spec_0.85": 0.5, "specificity": 0.85, "n": 6,
+				"n_glaucoma": 2, "n_normal": 4, "n_missing": 0, "auc_ci95": []float64{0.5, 1}},
 			"segmentation": map[string]any{
 				"dice_disc": round4(mean(dd)), "dice_cup": round4(mean(dc)), "vcdr_mae": round4(mean(ve)), "n": 6,
+				"n_missing": 0, "dice_disc_undefined": 0, "dice_cup_undefined": 0,
 				"dice_disc_sd": round4(sd(dd)), "dice_cup_sd": round4(sd(dc)), "vcdr_mae_sd": round4(sd(ve)),
 				"dice_disc_ci95": ci(mean(dd)), "dice_cup_ci95": ci(mean(dc)), "vcdr_mae_ci95": ci(mean(ve)),
 			},
-			"fovea": map[string]any{"mean_distance_px": round4(mean(fd)), "n": 6, "mean_distance_px_ci95": ci(mean(fd))},
+			"fovea": map[string]any{"mean_distance_px": round4(mean(fd)), "n": 6, "n_missing": 0,
+				"mean_distance_px_sd": round4(sd(fd)), "mean_distance_px_ci95": ci(mean(fd))},
 			"per_image": map[string]any{
 				"classification": perCls(valCls), "segmentation": segRows, "fovea": fovRows,
 			},
 		},
 		"test": map[string]any{
-			"classification": map[string]any{"auc": round4(aucTest), "sensitivity_at_spec_0.85": 1, "n": 2, "auc_ci95": []float64{1, 1}},
-			"per_image":      map[string]any{"classification": perCls(testCls)},
+			"classification": map[string]any{"auc": round4(aucTest), "sensitivity_at_spec_0.85": 1, "specificity": 0.85, "n": 2,
+				"n_glaucoma": 1, "n_normal": 1, "n_missing": 1, "auc_ci95": []float64{1, 1}},
+			"per_image": map[string]any{"classification": perCls(testCls)},
+			"problems": []map[string]any{{"task": "classification", "name": "x0003", "kind": "missing",
+				"what": "no prediction for ground-truth image x0003", "expected": "one row per ground-truth image"}},
 		},
 	}
 	writeJSON("metrics.json", metrics)
@@ -245,6 +255,7 @@ report:
 			"init": "He normal (fan-in, seeded per layer)", "seed": 42,
 			"early_stopping": "patience 10 epochs on the monitored metric", "selection": "best validation " + extra,
 			"wall_seconds": wall,
+			"best":         map[string]float64{"monitor": round4(0.5 + wall/1000)},
 			"sentences":    []string{"Gradients are clipped to a global L2 norm of 5", "Batches are drawn with a seeded shuffle per epoch"},
 		}
 	}
@@ -319,9 +330,11 @@ report:
 				"val":   {"glaucoma": 2, "normal": 4, "with_mask": 6, "with_fovea": 6},
 				"test":  {"glaucoma": 1, "normal": 1, "with_mask": 0, "with_fovea": 0},
 			}},
-		"tasks":     map[string]any{"classification": cl, "segmentation": seg, "fovea": fov},
-		"localizer": loc,
-		"language": map[string]any{"go_version": "go1.26.8", "modules": []map[string]string{
+		"tasks":           map[string]any{"classification": cl, "segmentation": seg, "fovea": fov},
+		"localizer":       loc,
+		"run_command":     "refugelab run 'configs/tiny demo.yaml' --set 'train.epochs=5'",
+		"dropped_samples": []string{"synth_0099"},
+		"language": map[string]any{"go_version": "go1.26.8", "framework": "Gorgonia v0.9.18 (tensor v0.9.24)", "modules": []map[string]string{
 			{"path": "gorgonia.org/gorgonia", "version": "v0.9.18"}, {"path": "gorgonia.org/tensor", "version": "v0.9.24"}, {"path": "gonum.org/v1/plot", "version": "v0.17.0"}}},
 		"hardware":          map[string]any{"os": "linux", "arch": "amd64", "cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz", "num_cpu": 2, "gomaxprocs": 2},
 		"wall_seconds":      201.4,
