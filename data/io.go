@@ -119,15 +119,7 @@ func FromGoImage(src image.Image) *Image {
 	R, G, B := out.Pix[:n], out.Pix[n:2*n], out.Pix[2*n:]
 	switch s := src.(type) {
 	case *image.YCbCr:
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				yi := s.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := s.COffset(b.Min.X+x, b.Min.Y+y)
-				r, g, bb := color.YCbCrToRGB(s.Y[yi], s.Cb[ci], s.Cr[ci])
-				i := y*w + x
-				R[i], G[i], B[i] = inv255[r], inv255[g], inv255[bb]
-			}
-		}
+		ycbcrToPlanar(s, R, G, B)
 	case *image.Gray:
 		for y := 0; y < h; y++ {
 			row := s.Pix[y*s.Stride : y*s.Stride+w]
@@ -185,6 +177,57 @@ func FromGoImage(src image.Image) *Image {
 		}
 	}
 	return out
+}
+
+// ycbcrToPlanar converts a decoded JPEG (Y'CbCr, any chroma subsampling)
+// to planar float RGB. The arithmetic is image/color.YCbCrToRGB's, inlined,
+// so the bytes are identical to the standard conversion; rows are split into
+// fixed bands converted in parallel (parallelRows, geom.go) (each pixel is independent, so the
+// result does not depend on scheduling).
+func ycbcrToPlanar(s *image.YCbCr, R, G, B []float32) {
+	b := s.Bounds()
+	w, h := b.Dx(), b.Dy()
+	parallelRows(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			sy := b.Min.Y + y
+			yrow := s.Y[s.YOffset(b.Min.X, sy) : s.YOffset(b.Min.X, sy)+w]
+			ci0 := s.COffset(b.Min.X, sy)
+			var cshift uint // chroma x index = (x >> cshift) relative to the row start
+			switch s.SubsampleRatio {
+			case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+				cshift = 1
+			case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
+				cshift = 2
+			}
+			off := (b.Min.X >> cshift) << cshift // COffset's rounding of the first column
+			for x, yv := range yrow {
+				ci := ci0 + ((b.Min.X+x)>>cshift - off>>cshift)
+				cb1 := int32(s.Cb[ci]) - 128
+				cr1 := int32(s.Cr[ci]) - 128
+				yy1 := int32(yv) * 0x10101
+				r := yy1 + 91881*cr1
+				if uint32(r)&0xff000000 == 0 {
+					r >>= 16
+				} else {
+					r = ^(r >> 31)
+				}
+				g := yy1 - 22554*cb1 - 46802*cr1
+				if uint32(g)&0xff000000 == 0 {
+					g >>= 16
+				} else {
+					g = ^(g >> 31)
+				}
+				bb := yy1 + 116130*cb1
+				if uint32(bb)&0xff000000 == 0 {
+					bb >>= 16
+				} else {
+					bb = ^(bb >> 31)
+				}
+				i := y*w + x
+				R[i], G[i], B[i] = inv255[uint8(r)], inv255[uint8(g)], inv255[uint8(bb)]
+			}
+		}
+	})
 }
 
 // to8 converts a float in [0, 1] to a byte, clamping and rounding half up.

@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"os"
 	"path/filepath"
@@ -141,5 +142,35 @@ func TestReadImageJPEG(t *testing.T) {
 	}
 	if _, err := ReadImage(filepath.Join(dir, "missing.png")); err == nil || !strings.Contains(err.Error(), "missing.png") {
 		t.Errorf("missing: err = %v", err)
+	}
+}
+
+// The inlined Y'CbCr conversion gives exactly image/color.YCbCrToRGB's bytes
+// for every chroma subsampling ratio and an offset sub-image.
+func TestYCbCrConversionExact(t *testing.T) {
+	ratios := []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
+		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410}
+	for _, r := range ratios {
+		full := image.NewYCbCr(image.Rect(0, 0, 37, 150), r)
+		for i := range full.Y {
+			full.Y[i] = uint8(i*7 + 3)
+		}
+		for i := range full.Cb {
+			full.Cb[i] = uint8(i*13 + 1)
+			full.Cr[i] = uint8(255 - i*5)
+		}
+		for _, src := range []*image.YCbCr{full, full.SubImage(image.Rect(3, 5, 30, 140)).(*image.YCbCr)} {
+			im := FromGoImage(src)
+			b := src.Bounds()
+			for y := 0; y < b.Dy(); y++ {
+				for x := 0; x < b.Dx(); x++ {
+					c := src.YCbCrAt(b.Min.X+x, b.Min.Y+y)
+					rr, gg, bb := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+					if im.At(0, x, y) != inv255[rr] || im.At(1, x, y) != inv255[gg] || im.At(2, x, y) != inv255[bb] {
+						t.Fatalf("ratio %v bounds %v pixel (%d,%d) differs", r, b, x, y)
+					}
+				}
+			}
+		}
 	}
 }
