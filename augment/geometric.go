@@ -265,7 +265,7 @@ func (t elastic) rms() float64 {
 func (t elastic) describe() (string, string) {
 	return fmt.Sprintf("elastic deformation (Simard et al. 2003: displacement noise uniform in [-1, 1] per pixel and axis, "+
 		"smoothed by a Gaussian with σ = %s px (evaluated every %d px, bilinear in between) and scaled by α = %s px, "+
-		"expected RMS displacement %.2f px per axis; a field that would fold the image (Jacobian determinant below 0.2) is scaled down until it does not)",
+		"expected RMS displacement %.2f px per axis; a field that would fold the image (Jacobian determinant below 0.05) is scaled down until it does not)",
 		fmtNum(t.sigma), t.stride(), fmtNum(t.alpha), t.rms()), resampleTail
 }
 
@@ -373,7 +373,7 @@ func dot32(k, v []float32) float32 {
 // minJacobian is the smallest Jacobian determinant allowed for the map
 // q -> q + d(q): the deformation never folds, so a label region never tears
 // into pieces and the point has exactly one image.
-const minJacobian = 0.2
+const minJacobian = 0.05
 
 // unfold scales the field by the largest factor s in (0, 1] for which the
 // Jacobian determinant of q -> q + s·d(q) (central differences on the grid)

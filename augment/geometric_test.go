@@ -82,8 +82,9 @@ func checkMaskCodes(t *testing.T, what string, m *data.Mask) {
 // shows. For elastic deformations the centroid of the deformed dot differs
 // from the image of its centre by a second-order term that grows with the
 // field's strength (measured worst case over 300 draws: 0.77 px at the
-// default α = 100, σ = 8; 1.2 px at α = 120, σ = 8; 2.7 px at α = 300,
-// σ = 6); the point mapping itself is exact (TestElasticInverse).
+// default α = 100, σ = 8; 0.69 px at α = 120, σ = 10; 1.2 px at α = 120,
+// σ = 8; 4.0 px at α = 300, σ = 6 where the field nearly folds); the point
+// mapping itself is exact (TestElasticInverse, TestUnfold).
 func TestDotFollowsPoint(t *testing.T) {
 	const W, H = 64, 48
 	p0 := data.Point{X: 20.3, Y: 17.6}
@@ -353,4 +354,60 @@ func TestMaskSizeMismatchPanics(t *testing.T) {
 		}
 	}()
 	mustBuild(t, Spec{Name: "hflip", Prob: 1}).Apply(data.NewImage(8, 8, 1), data.NewMask(3, 3), nil, 0, 0, 0)
+}
+
+// minDetOf returns the smallest Jacobian determinant of q -> q + d(q) over
+// the grid interior (central differences), computed independently of unfold.
+func minDetOf(field []float32, w, h int) float64 {
+	n := w * h
+	m := math.Inf(1)
+	for y := 1; y < h-1; y++ {
+		for x := 1; x < w-1; x++ {
+			i := y*w + x
+			j00 := 1 + float64(field[i+1]-field[i-1])/2
+			j01 := float64(field[i+w]-field[i-w]) / 2
+			j10 := float64(field[n+i+1]-field[n+i-1]) / 2
+			j11 := 1 + float64(field[n+i+w]-field[n+i-w])/2
+			m = math.Min(m, j00*j11-j01*j10)
+		}
+	}
+	return m
+}
+
+// TestUnfold: a field strong enough to fold (α = 1000, σ = 4) is scaled down
+// to the largest factor that keeps the Jacobian determinant >= minJacobian
+// (so the minimum lands on it), and the point inverse still converges on the
+// rescaled field; a moderate field (the default α = 100, σ = 8) is left
+// untouched.
+func TestUnfold(t *testing.T) {
+	strong := elastic{alpha: 1000, sigma: 4, kernel: gaussKernel(4)}
+	f := strong.field(data.NewRand(1), 64, 64)
+	if d := minDetOf(f, 64, 64); d >= 0 {
+		t.Fatalf("test field does not fold (min det %v)", d)
+	}
+	unfold(f, 64, 64)
+	if d := minDetOf(f, 64, 64); d < minJacobian-1e-6 || d > minJacobian+1e-4 {
+		t.Fatalf("after unfold min det %v, want %v", d, minJacobian)
+	}
+	for y := 0.0; y < 64; y += 3.7 {
+		for x := 0.0; x < 64; x += 3.3 {
+			p := data.Point{X: x, Y: y}
+			q := invertField(f, 64, 64, p)
+			dx, dy := fieldAt(f, 64, 64, q.X, q.Y)
+			if res := math.Hypot(q.X+dx-x, q.Y+dy-y); res > 1e-6 {
+				t.Fatalf("inverse at %v: residual %g px", p, res)
+			}
+		}
+	}
+	mild := elastic{alpha: 100, sigma: 8, kernel: gaussKernel(8)}
+	for seed := uint64(0); seed < 10; seed++ {
+		f := mild.field(data.NewRand(seed), 128, 128)
+		g := append([]float32(nil), f...)
+		unfold(g, 128, 128)
+		for i := range f {
+			if f[i] != g[i] {
+				t.Fatalf("seed %d: the default field (min det %.3f) was rescaled", seed, minDetOf(f, 128, 128))
+			}
+		}
+	}
 }
