@@ -555,3 +555,38 @@ func (denseKern) bwd(idx int, in [][]float32, s []tensor.Shape, _, gout, gin []f
 		}
 	}
 }
+
+// avgPoolKern: 2x2 average pooling, stride 2 (H, W even).
+type avgPoolKern struct{}
+
+func (avgPoolKern) id() string { return "AvgPool2x2" }
+func (avgPoolKern) outShape(s []tensor.Shape) (tensor.Shape, error) {
+	return (&maxPoolKern{}).outShape(s)
+}
+func (avgPoolKern) diff(int) []bool { return []bool{true} }
+func (avgPoolKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
+	nc, h, w := s[0][0]*s[0][1], s[0][2], s[0][3]
+	ho, wo := h/2, w/2
+	x := in[0]
+	for c := 0; c < nc; c++ {
+		for oy := 0; oy < ho; oy++ {
+			for ox := 0; ox < wo; ox++ {
+				b := c*h*w + 2*oy*w + 2*ox
+				out[c*ho*wo+oy*wo+ox] = (x[b] + x[b+1] + x[b+w] + x[b+w+1]) * 0.25
+			}
+		}
+	}
+}
+func (avgPoolKern) bwd(_ int, _ [][]float32, s []tensor.Shape, _, gout, gin []float32) {
+	nc, h, w := s[0][0]*s[0][1], s[0][2], s[0][3]
+	ho, wo := h/2, w/2
+	for c := 0; c < nc; c++ {
+		for oy := 0; oy < ho; oy++ {
+			for ox := 0; ox < wo; ox++ {
+				g := gout[c*ho*wo+oy*wo+ox] * 0.25
+				b := c*h*w + 2*oy*w + 2*ox
+				gin[b], gin[b+1], gin[b+w], gin[b+w+1] = g, g, g, g
+			}
+		}
+	}
+}

@@ -41,7 +41,16 @@ func (b *builder) norm(name string, x *G.Node) (*G.Node, error) {
 	return y, nil
 }
 
-func relu(x *G.Node) (*G.Node, error) { return ReLU(x) }
+// linearForTests replaces ReLU by the identity and max pooling by average
+// pooling: smooth networks for finite-difference tests of the whole graph.
+var linearForTests bool
+
+func relu(x *G.Node) (*G.Node, error) {
+	if linearForTests {
+		return x, nil
+	}
+	return ReLU(x)
+}
 
 // convBlock is conv → norm → ReLU.
 func (b *builder) convBlock(name string, x *G.Node, outC, k, stride int) (*G.Node, error) {
@@ -56,7 +65,11 @@ func (b *builder) convBlock(name string, x *G.Node, outC, k, stride int) (*G.Nod
 }
 
 func (b *builder) maxPool(name string, x *G.Node) (*G.Node, error) {
-	y, err := MaxPool2(x)
+	pool := MaxPool2
+	if linearForTests {
+		pool = AvgPool2
+	}
+	y, err := pool(x)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

@@ -49,3 +49,6 @@ func Dense(x, w, b *G.Node) (*G.Node, error) { return applyKern(denseKern{}, x, 
 
 // MulMask multiplies x by a constant mask of the same shape (dropout).
 func MulMask(x, mask *G.Node) (*G.Node, error) { return applyKern(maskKern{}, x, mask) }
+
+// AvgPool2 is 2x2 average pooling with stride 2.
+func AvgPool2(x *G.Node) (*G.Node, error) { return applyKern(avgPoolKern{}, x) }

@@ -1,0 +1,284 @@
+package nn
+
+import (
+	"math"
+	"runtime"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// convGraph runs Conv2D (ours, or Gorgonia's stock Conv2d when stock) in a
+// graph with loss Σ r·out and returns out, dL/dx, dL/dw.
+func convGraph(t *testing.T, x, w, b []float32, xs, ws []int, stride, pad int, stock bool) (out, gx, gw []float32) {
+	t.Helper()
+	g := G.NewGraph()
+	xn := G.NewTensor(g, tensor.Float32, 4, G.WithShape(xs...), G.WithName("x"), G.WithValue(tensor.New(tensor.WithShape(xs...), tensor.WithBacking(x))))
+	wn := G.NewTensor(g, tensor.Float32, 4, G.WithShape(ws...), G.WithName("w"), G.WithValue(tensor.New(tensor.WithShape(ws...), tensor.WithBacking(w))))
+	bn := G.NewTensor(g, tensor.Float32, 4, G.WithShape(1, ws[0], 1, 1), G.WithName("b"), G.WithValue(tensor.New(tensor.WithShape(1, ws[0], 1, 1), tensor.WithBacking(b))))
+	var y *G.Node
+	var err error
+	if stock {
+		y, err = G.Conv2d(xn, wn, tensor.Shape{ws[2], ws[3]}, []int{pad, pad}, []int{stride, stride}, []int{1, 1})
+	} else {
+		y, err = Conv2D(xn, wn, bn, stride, pad)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := randVals(y.Shape().TotalSize(), 99, 1)
+	rn := G.NewTensor(g, tensor.Float32, 4, G.WithShape(y.Shape()...), G.WithName("r"), G.WithValue(tensor.New(tensor.WithShape(y.Shape()...), tensor.WithBacking(r))))
+	prod, err := G.HadamardProd(y, rn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost, err := G.Sum(prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrt := G.Nodes{xn, wn}
+	if !stock {
+		wrt = append(wrt, bn)
+	}
+	if _, err := G.Grad(cost, wrt...); err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g, G.BindDualValues(wrt...))
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	out = append([]float32(nil), y.Value().Data().([]float32)...)
+	gxv, _ := xn.Grad()
+	gwv, _ := wn.Grad()
+	return out, append([]float32(nil), gxv.Data().([]float32)...), append([]float32(nil), gwv.Data().([]float32)...)
+}
+
+// TestC18Conv: field case C18 (gorgonia/gorgonia#268): 1×8×14×14 ⊛
+// 16×8×5×5, pad 2, x[i] = sin(i), w[j] = cos(j)/10, and 1×1×4×4 = 0..15 ⊛
+// 2×2 (pad 1 → 5×5) match the naive loop within 1e-4, forward and input /
+// weight gradients (finite differences of the float64 naive loop).
+func TestC18Conv(t *testing.T) {
+	for _, tc := range []struct {
+		xs, ws []int
+		pad    int
+		seq    bool
+	}{
+		{[]int{1, 8, 14, 14}, []int{16, 8, 5, 5}, 2, false},
+		{[]int{1, 1, 4, 4}, []int{1, 1, 2, 2}, 1, true},
+	} {
+		x := make([]float32, tc.xs[0]*tc.xs[1]*tc.xs[2]*tc.xs[3])
+		for i := range x {
+			if tc.seq {
+				x[i] = float32(i)
+			} else {
+				x[i] = float32(math.Sin(float64(i)))
+			}
+		}
+		w := make([]float32, tc.ws[0]*tc.ws[1]*tc.ws[2]*tc.ws[3])
+		for j := range w {
+			w[j] = float32(math.Cos(float64(j)) / 10)
+		}
+		b := make([]float32, tc.ws[0])
+		out, gx, gw := convGraph(t, x, w, b, tc.xs, tc.ws, 1, tc.pad, false)
+		ref := func(x64, w64 []float64) []float64 {
+			return naiveConv(x64, w64, make([]float64, tc.ws[0]), tc.xs[0], tc.xs[1], tc.xs[2], tc.xs[3], tc.ws[0], tc.ws[2], 1, tc.pad)
+		}
+		want := ref(to64(x), to64(w))
+		ho := tc.xs[2] + 2*tc.pad - tc.ws[2] + 1
+		if len(out) != tc.ws[0]*ho*ho {
+			t.Fatalf("C18 %v: output has %d values, expected 1×%d×%d×%d", tc.xs, len(out), tc.ws[0], ho, ho)
+		}
+		if e := relErr(out, want, 1e-3); e > 1e-4 {
+			t.Errorf("C18 %v forward: relative error %.3g", tc.xs, e)
+		}
+		r := randVals(len(out), 99, 1)
+		x64, w64 := to64(x), to64(w)
+		// finite differences on every 31st coordinate (the naive loop is slow)
+		fd := func(v []float64, got []float32) ([]float32, []float64) {
+			var a []float32
+			var g []float64
+			for i := 0; i < len(v); i += 31 {
+				o := v[i]
+				v[i] = o + 1e-6
+				lp := dot(ref(x64, w64), r)
+				v[i] = o - 1e-6
+				lm := dot(ref(x64, w64), r)
+				v[i] = o
+				g = append(g, (lp-lm)/2e-6)
+				a = append(a, got[i])
+			}
+			return a, g
+		}
+		if a, g := fd(x64, gx); relErr(a, g, 1e-3) > 1e-4 {
+			e := relErr(a, g, 1e-3)
+			t.Errorf("C18 %v input gradient: relative error %.3g", tc.xs, e)
+		}
+		if a, g := fd(w64, gw); relErr(a, g, 1e-3) > 1e-4 {
+			e := relErr(a, g, 1e-3)
+			t.Errorf("C18 %v weight gradient: relative error %.3g", tc.xs, e)
+		}
+		// Gorgonia's stock Conv2d on the same input, for the record.
+		if sout, _, _ := convGraph(t, x, w, b, tc.xs, tc.ws, 1, tc.pad, true); len(sout) == len(want) {
+			t.Logf("C18 %v: stock gorgonia Conv2d forward relative error %.3g (ours %.3g)", tc.xs, relErr(sout, want, 1e-3), relErr(out, want, 1e-3))
+		}
+	}
+}
+
+// tinyNet exercises every layer kind in one graph: conv, group norm, ReLU,
+// max pool, upsample, concat (a skip with two consumers), dropout.
+func tinyModel(t *testing.T, arch string, dropout float64) *Model {
+	t.Helper()
+	m, err := New(NetSpec{Arch: arch, Base: 4, Depth: 1, Groups: 2, Dropout: dropout}, Shape{C: 2, H: 8, W: 8}, 3, 2, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func sqLoss(out []float32, _ []int, y, w []float32, grad []float32) float64 {
+	var s float64
+	for i := range out {
+		d := float64(out[i]) - float64(y[i])
+		s += 0.5 * float64(w[i]) * d * d
+		if grad != nil {
+			grad[i] = float32(float64(w[i]) * d)
+		}
+	}
+	return s
+}
+
+// TestNetworkGradient checks the whole graph's parameter gradients (our
+// ops glued by Gorgonia's symbolic differentiation, including the gradient
+// sums at skip connections) against central differences of the loss
+// computed with Model.Forward. The networks are made smooth (identity for
+// ReLU, average for max pooling; the kernels themselves are checked to
+// 1e-4 above): without norm, the network is linear and the squared loss
+// quadratic, so central differences are exact up to float32 rounding.
+func TestNetworkGradient(t *testing.T) {
+	linearForTests = true
+	defer func() { linearForTests = false }()
+	for _, tc := range []struct {
+		arch, norm string
+		h, tol     float32
+	}{
+		{"unet", "none", 0.1, 2e-2}, {"cnn", "none", 0.1, 2e-2}, {"resnet", "none", 0.1, 2e-2},
+		{"unet", "group", 0.01, 5e-2}, {"cnn", "group", 0.01, 5e-2}, {"resnet", "group", 0.01, 5e-2},
+	} {
+		m, err := New(NetSpec{Arch: tc.arch, Base: 4, Depth: 1, Groups: 2, Norm: tc.norm}, Shape{C: 2, H: 8, W: 8}, 3, 2, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := 1
+		for _, v := range m.OutShape() {
+			per *= v
+		}
+		tr, err := m.NewTrainer(2, per, "sq", sqLoss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := randVals(2*2*8*8, 21, 1)
+		y := randVals(2*per, 22, 1)
+		if _, err := tr.Step(x, y, nil, 1); err != nil {
+			t.Fatal(err)
+		}
+		ones := make([]float32, 2*per)
+		for i := range ones {
+			ones[i] = 1
+		}
+		lossAt := func() float64 {
+			out, err := m.Forward(x, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sqLoss(out, nil, y, ones, nil)
+		}
+		worst := 0.0
+		checked := 0
+		for pi, p := range m.Params() {
+			g := tr.Grads()[pi]
+			for j := 0; j < len(p.Data); j += 1 + len(p.Data)/40 {
+				orig := p.Data[j]
+				p.Data[j] = orig + tc.h
+				lp := lossAt()
+				up := p.Data[j]
+				p.Data[j] = orig - tc.h
+				lm := lossAt()
+				dn := p.Data[j]
+				p.Data[j] = orig
+				fd := (lp - lm) / float64(up-dn)
+				e := math.Abs(fd-float64(g[j])) / math.Max(math.Abs(fd), 1)
+				worst = math.Max(worst, e)
+				checked++
+				if e > float64(tc.tol) {
+					t.Errorf("%s/%s %s[%d]: gradient %.6g, finite difference %.6g", tc.arch, tc.norm, p.Name, j, g[j], fd)
+				}
+			}
+		}
+		t.Logf("%s/%s: worst relative gradient error %.3g over %d coordinates of %d tensors", tc.arch, tc.norm, worst, checked, len(m.Params()))
+	}
+}
+
+// TestC22Repeatable: field case C22 (gorgonia#466): three forward/backward
+// runs of one TapeMachine with Reset between give bit-identical outputs
+// and gradients; the heap after 500 steps stays within 10% of step 50.
+func TestC22Repeatable(t *testing.T) {
+	m := tinyModel(t, "unet", 0.3)
+	per := 3 * 8 * 8
+	before := TrainingMachinesBuilt()
+	tr, err := m.NewTrainer(2, per, "sq", sqLoss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := TrainingMachinesBuilt() - before; n != 1 {
+		t.Fatalf("NewTrainer built %d TapeMachines, expected 1", n)
+	}
+	x := randVals(2*2*8*8, 31, 1)
+	y := randVals(2*per, 32, 1)
+	var outs [][]float32
+	var grads [][]float32
+	for run := 0; run < 3; run++ {
+		if _, err := tr.Step(x, y, nil, 7); err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, tr.Output())
+		var flat []float32
+		for _, g := range tr.Grads() {
+			flat = append(flat, g...)
+		}
+		grads = append(grads, flat)
+	}
+	for run := 1; run < 3; run++ {
+		for i := range outs[0] {
+			if math.Float32bits(outs[run][i]) != math.Float32bits(outs[0][i]) {
+				t.Fatalf("run %d output %d differs: %v vs %v", run, i, outs[run][i], outs[0][i])
+			}
+		}
+		for i := range grads[0] {
+			if math.Float32bits(grads[run][i]) != math.Float32bits(grads[0][i]) {
+				t.Fatalf("run %d gradient %d differs", run, i)
+			}
+		}
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	var h50 uint64
+	for it := 1; it <= 500; it++ {
+		if _, err := tr.Step(x, y, nil, uint64(it)); err != nil {
+			t.Fatal(err)
+		}
+		if it == 50 {
+			h50 = heap()
+		}
+	}
+	h500 := heap()
+	if float64(h500) > 1.1*float64(h50) {
+		t.Errorf("heap grew from %d (step 50) to %d (step 500), more than 10%%", h50, h500)
+	}
+	t.Logf("heap at step 50: %d B, at step 500: %d B", h50, h500)
+}

@@ -1,0 +1,279 @@
+package nn
+
+import (
+	"math"
+	"testing"
+
+	"github.com/refugelab/refugelab/data"
+	"gorgonia.org/tensor"
+)
+
+// The reference for every layer is an independent naive float64
+// implementation below. Forward outputs of the float32 kernels are compared
+// with it, and their gradients with central finite differences of it
+// (objective L = Σ r·out with a fixed random r), relative error ≤ 1e-4.
+
+type refFn func(in [][]float64) []float64
+
+func randVals(n int, seed uint64, scale float64) []float32 {
+	r := data.NewRand(seed)
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64() * scale)
+	}
+	return v
+}
+
+func to64(v []float32) []float64 {
+	o := make([]float64, len(v))
+	for i, x := range v {
+		o[i] = float64(x)
+	}
+	return o
+}
+
+// relErr is max|a-b| / max(max|b|, floor).
+func relErr(a []float32, b []float64, floor float64) float64 {
+	var d, m float64
+	for i := range b {
+		d = math.Max(d, math.Abs(float64(a[i])-b[i]))
+		m = math.Max(m, math.Abs(b[i]))
+	}
+	return d / math.Max(m, floor)
+}
+
+func checkKern(t *testing.T, name string, k kern, shapes []tensor.Shape, in [][]float32, ref refFn) {
+	t.Helper()
+	outS, err := k.outShape(shapes)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	out := make([]float32, outS.TotalSize())
+	k.fwd(in, shapes, out)
+	in64 := make([][]float64, len(in))
+	for i := range in {
+		in64[i] = to64(in[i])
+	}
+	want := ref(in64)
+	if len(want) != len(out) {
+		t.Fatalf("%s: reference gives %d outputs, kernel %d", name, len(want), len(out))
+	}
+	if e := relErr(out, want, 1e-3); e > 1e-5 {
+		t.Errorf("%s forward: relative error %.3g > 1e-5", name, e)
+	}
+	r := randVals(len(out), 99, 1)
+	d := k.diff(len(in))
+	for i := range in {
+		if !d[i] {
+			continue
+		}
+		g := make([]float32, len(in[i]))
+		k.bwd(i, in, shapes, out, r, g)
+		fd := make([]float64, len(in[i]))
+		h := 1e-6
+		for j := range in64[i] {
+			orig := in64[i][j]
+			in64[i][j] = orig + h
+			lp := dot(ref(in64), r)
+			in64[i][j] = orig - h
+			lm := dot(ref(in64), r)
+			in64[i][j] = orig
+			fd[j] = (lp - lm) / (2 * h)
+		}
+		if e := relErr(g, fd, 1e-3); e > 1e-4 {
+			t.Errorf("%s gradient wrt input %d: relative error %.3g > 1e-4", name, i, e)
+		}
+	}
+}
+
+func dot(a []float64, r []float32) float64 {
+	var s float64
+	for i := range a {
+		s += a[i] * float64(r[i])
+	}
+	return s
+}
+
+// naiveConv is the direct nested-loop convolution (C18 reference).
+func naiveConv(x, w, b []float64, n, c, h, wd, o, k, stride, pad int) []float64 {
+	ho := (h+2*pad-k)/stride + 1
+	wo := (wd+2*pad-k)/stride + 1
+	out := make([]float64, n*o*ho*wo)
+	for ni := 0; ni < n; ni++ {
+		for oc := 0; oc < o; oc++ {
+			for oy := 0; oy < ho; oy++ {
+				for ox := 0; ox < wo; ox++ {
+					s := b[oc]
+					for ci := 0; ci < c; ci++ {
+						for ky := 0; ky < k; ky++ {
+							for kx := 0; kx < k; kx++ {
+								iy, ix := oy*stride-pad+ky, ox*stride-pad+kx
+								if iy < 0 || iy >= h || ix < 0 || ix >= wd {
+									continue
+								}
+								s += x[((ni*c+ci)*h+iy)*wd+ix] * w[((oc*c+ci)*k+ky)*k+kx]
+							}
+						}
+					}
+					out[((ni*o+oc)*ho+oy)*wo+ox] = s
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestConvKernel(t *testing.T) {
+	for _, tc := range []struct{ n, c, h, w, o, k, s, p int }{
+		{2, 3, 7, 6, 4, 3, 1, 1},
+		{2, 3, 8, 8, 5, 3, 2, 1},
+		{1, 4, 5, 5, 3, 1, 1, 0},
+		{1, 2, 6, 6, 2, 1, 2, 0},
+		{1, 2, 5, 5, 2, 5, 1, 2},
+	} {
+		x := randVals(tc.n*tc.c*tc.h*tc.w, 1, 1)
+		w := randVals(tc.o*tc.c*tc.k*tc.k, 2, 0.5)
+		b := randVals(tc.o, 3, 0.5)
+		shapes := []tensor.Shape{{tc.n, tc.c, tc.h, tc.w}, {tc.o, tc.c, tc.k, tc.k}, {1, tc.o, 1, 1}}
+		checkKern(t, "conv", &convKern{stride: tc.s, pad: tc.p}, shapes, [][]float32{x, w, b}, func(in [][]float64) []float64 {
+			return naiveConv(in[0], in[1], in[2], tc.n, tc.c, tc.h, tc.w, tc.o, tc.k, tc.s, tc.p)
+		})
+	}
+}
+
+func TestGroupNormKernel(t *testing.T) {
+	n, c, h, w, g := 2, 6, 3, 4, 3
+	x := randVals(n*c*h*w, 4, 2)
+	sc := randVals(c, 5, 1)
+	sh := randVals(c, 6, 1)
+	shapes := []tensor.Shape{{n, c, h, w}, {1, c, 1, 1}, {1, c, 1, 1}}
+	checkKern(t, "groupnorm", &groupNormKern{groups: g, eps: 1e-5}, shapes, [][]float32{x, sc, sh}, func(in [][]float64) []float64 {
+		out := make([]float64, len(in[0]))
+		cg, hw := c/g, h*w
+		for ni := 0; ni < n; ni++ {
+			for gi := 0; gi < g; gi++ {
+				var s, q float64
+				for j := (ni*c + gi*cg) * hw; j < (ni*c+(gi+1)*cg)*hw; j++ {
+					s += in[0][j]
+				}
+				m := s / float64(cg*hw)
+				for j := (ni*c + gi*cg) * hw; j < (ni*c+(gi+1)*cg)*hw; j++ {
+					q += (in[0][j] - m) * (in[0][j] - m)
+				}
+				sd := math.Sqrt(q/float64(cg*hw) + 1e-5)
+				for j := (ni*c + gi*cg) * hw; j < (ni*c+(gi+1)*cg)*hw; j++ {
+					ch := (j / hw) % c
+					out[j] = (in[0][j]-m)/sd*in[1][ch] + in[2][ch]
+				}
+			}
+		}
+		return out
+	})
+}
+
+func TestSmallKernels(t *testing.T) {
+	n, c, h, w := 2, 3, 4, 6
+	x := randVals(n*c*h*w, 7, 1)
+	x2 := randVals(n*2*h*w, 8, 1)
+	s4 := tensor.Shape{n, c, h, w}
+	checkKern(t, "relu", reluKern{}, []tensor.Shape{s4}, [][]float32{x}, func(in [][]float64) []float64 {
+		o := make([]float64, len(in[0]))
+		for i, v := range in[0] {
+			o[i] = math.Max(v, 0)
+		}
+		return o
+	})
+	y := randVals(len(x), 9, 1)
+	checkKern(t, "add", addKern{}, []tensor.Shape{s4, s4}, [][]float32{x, y}, func(in [][]float64) []float64 {
+		o := make([]float64, len(in[0]))
+		for i := range o {
+			o[i] = in[0][i] + in[1][i]
+		}
+		return o
+	})
+	checkKern(t, "mask", maskKern{}, []tensor.Shape{s4, s4}, [][]float32{x, y}, func(in [][]float64) []float64 {
+		o := make([]float64, len(in[0]))
+		for i := range o {
+			o[i] = in[0][i] * in[1][i]
+		}
+		return o
+	})
+	checkKern(t, "maxpool", &maxPoolKern{}, []tensor.Shape{s4}, [][]float32{x}, func(in [][]float64) []float64 {
+		o := make([]float64, 0, len(in[0])/4)
+		for ci := 0; ci < n*c; ci++ {
+			for oy := 0; oy < h/2; oy++ {
+				for ox := 0; ox < w/2; ox++ {
+					m := math.Inf(-1)
+					for dy := 0; dy < 2; dy++ {
+						for dx := 0; dx < 2; dx++ {
+							m = math.Max(m, in[0][(ci*h+2*oy+dy)*w+2*ox+dx])
+						}
+					}
+					o = append(o, m)
+				}
+			}
+		}
+		return o
+	})
+	checkKern(t, "avgpool", avgPoolKern{}, []tensor.Shape{s4}, [][]float32{x}, func(in [][]float64) []float64 {
+		o := make([]float64, 0, len(in[0])/4)
+		for ci := 0; ci < n*c; ci++ {
+			for oy := 0; oy < h/2; oy++ {
+				for ox := 0; ox < w/2; ox++ {
+					var m float64
+					for dy := 0; dy < 2; dy++ {
+						for dx := 0; dx < 2; dx++ {
+							m += in[0][(ci*h+2*oy+dy)*w+2*ox+dx] / 4
+						}
+					}
+					o = append(o, m)
+				}
+			}
+		}
+		return o
+	})
+	checkKern(t, "upsample", upsampleKern{}, []tensor.Shape{s4}, [][]float32{x}, func(in [][]float64) []float64 {
+		o := make([]float64, 0, 4*len(in[0]))
+		for ci := 0; ci < n*c; ci++ {
+			for yy := 0; yy < 2*h; yy++ {
+				for xx := 0; xx < 2*w; xx++ {
+					o = append(o, in[0][(ci*h+yy/2)*w+xx/2])
+				}
+			}
+		}
+		return o
+	})
+	checkKern(t, "concat", concatKern{}, []tensor.Shape{s4, {n, 2, h, w}}, [][]float32{x, x2}, func(in [][]float64) []float64 {
+		var o []float64
+		for ni := 0; ni < n; ni++ {
+			o = append(o, in[0][ni*c*h*w:(ni+1)*c*h*w]...)
+			o = append(o, in[1][ni*2*h*w:(ni+1)*2*h*w]...)
+		}
+		return o
+	})
+	checkKern(t, "gap", gapKern{}, []tensor.Shape{s4}, [][]float32{x}, func(in [][]float64) []float64 {
+		o := make([]float64, n*c)
+		for i := range o {
+			for j := 0; j < h*w; j++ {
+				o[i] += in[0][i*h*w+j] / float64(h*w)
+			}
+		}
+		return o
+	})
+	f, oc := 5, 3
+	xd := randVals(n*f, 10, 1)
+	wd := randVals(f*oc, 11, 1)
+	bd := randVals(oc, 12, 1)
+	checkKern(t, "dense", denseKern{}, []tensor.Shape{{n, f}, {f, oc}, {1, oc}}, [][]float32{xd, wd, bd}, func(in [][]float64) []float64 {
+		o := make([]float64, n*oc)
+		for i := 0; i < n; i++ {
+			for j := 0; j < oc; j++ {
+				o[i*oc+j] = in[2][j]
+				for k := 0; k < f; k++ {
+					o[i*oc+j] += in[0][i*f+k] * in[1][k*oc+j]
+				}
+			}
+		}
+		return o
+	})
+}
