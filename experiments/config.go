@@ -273,7 +273,7 @@ type Resolved struct {
 func Load(path string, overrides []string) (*Resolved, error) {
 	root, origin, err := loadComposed(path, map[string]bool{})
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{Msg: err.Error()}
 	}
 	dec := newDecoder(path)
 	for n, f := range origin {

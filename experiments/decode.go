@@ -37,9 +37,15 @@ func (p Problem) String() string {
 // ConfigError lists every problem found in a configuration.
 type ConfigError struct {
 	Problems []Problem
+	// Msg, when set, is the whole message (the file could not be read or
+	// parsed at all).
+	Msg string
 }
 
 func (e *ConfigError) Error() string {
+	if e.Msg != "" {
+		return e.Msg
+	}
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		lines[i] = p.String()

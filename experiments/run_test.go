@@ -1,0 +1,140 @@
+package experiments
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/refugelab/refugelab/data"
+)
+
+// runTiny runs testdata/tiny.yaml into a fresh folder.
+func runTiny(t *testing.T, overrides ...string) string {
+	t.Helper()
+	r, err := Load("testdata/tiny.yaml", overrides)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	var log bytes.Buffer
+	if _, err := Run(r, RunOptions{Out: dir, Quiet: true, Stderr: &log, Command: []string{"test"}}); err != nil {
+		t.Fatalf("run: %v\n%s", err, log.String())
+	}
+	return dir
+}
+
+// The end-to-end run writes every artifact of the run folder, and each parses.
+func TestRunTinyWritesEveryArtifact(t *testing.T) {
+	dir := runTiny(t)
+	for _, f := range []string{"config.yaml", "overrides.txt", "manifest.json", "splits.json", "log.jsonl", "metrics.json",
+		"description.json", "report/report.md", "report/report.html", "report/report.tex",
+		"submission/classification_results.csv", "submission/fovea_location_results.csv",
+		"checkpoints/segmentation/best/header.json", "checkpoints/fovea/latest/header.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing %s", f)
+		}
+	}
+	var man Manifest
+	if err := readJSON(filepath.Join(dir, "manifest.json"), &man); err != nil {
+		t.Fatal(err)
+	}
+	if man.Status != "done" || man.ConfigSHA256 == "" || man.GoVersion == "" {
+		t.Errorf("manifest: status %q config sha %q go %q", man.Status, man.ConfigSHA256, man.GoVersion)
+	}
+	sha, _ := FileSHA256(filepath.Join(dir, "config.yaml"))
+	if sha != man.ConfigSHA256 {
+		t.Errorf("manifest config hash %s != sha256(config.yaml) %s", man.ConfigSHA256, sha)
+	}
+	var splits struct {
+		Train, Val, Test []string
+		Counts           map[string]int
+	}
+	if err := readJSON(filepath.Join(dir, "splits.json"), &splits); err != nil {
+		t.Fatal(err)
+	}
+	if len(splits.Train)+len(splits.Val)+len(splits.Test) != 24 || len(splits.Test) == 0 || len(splits.Val) == 0 {
+		t.Errorf("splits: %d/%d/%d of 24, want every split non-empty", len(splits.Train), len(splits.Val), len(splits.Test))
+	}
+	var metrics map[string]struct {
+		Classification map[string]any `json:"classification"`
+		Segmentation   map[string]any `json:"segmentation"`
+		Fovea          map[string]any `json:"fovea"`
+		PerImage       map[string]any `json:"per_image"`
+	}
+	if err := readJSON(filepath.Join(dir, "metrics.json"), &metrics); err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []string{"val", "test"} {
+		m := metrics[sp]
+		for _, k := range []string{"auc", "sensitivity_at_spec_0.85"} {
+			if _, ok := m.Classification[k].(float64); !ok {
+				t.Errorf("%s classification.%s missing", sp, k)
+			}
+		}
+		for _, k := range []string{"dice_disc", "dice_cup", "vcdr_mae"} {
+			if _, ok := m.Segmentation[k].(float64); !ok {
+				t.Errorf("%s segmentation.%s missing", sp, k)
+			}
+		}
+		if _, ok := m.Fovea["mean_distance_px"].(float64); !ok {
+			t.Errorf("%s fovea.mean_distance_px missing", sp)
+		}
+		if m.PerImage == nil {
+			t.Errorf("%s per_image missing", sp)
+		}
+	}
+	// Log: one line per epoch and task.
+	b, _ := os.ReadFile(filepath.Join(dir, "log.jsonl"))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 4*2 {
+		t.Errorf("log.jsonl has %d lines, want 8 (4 tasks x 2 epochs)", len(lines))
+	}
+	for _, l := range lines {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Errorf("log line %q: %v", l, err)
+		}
+	}
+	// Submission: a header and one row per test image; masks at original size, 0/128/255.
+	f, _ := os.Open(filepath.Join(dir, "submission/classification_results.csv"))
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(rows) != 1+len(splits.Test) || rows[0][0] != "FileName" {
+		t.Errorf("classification_results.csv: %v rows %v", err, rows)
+	}
+	for _, id := range splits.Test {
+		stem := strings.TrimPrefix(id, "synth/")
+		m, err := data.ReadMask(filepath.Join(dir, "submission/segmentation", stem+".bmp"), data.RefugeRule)
+		if err != nil {
+			t.Errorf("mask of %s: %v", stem, err)
+			continue
+		}
+		if m.W != 128 || m.H != 128 {
+			t.Errorf("mask of %s is %dx%d, want the original 128x128", stem, m.W, m.H)
+		}
+	}
+}
+
+// Bad input: an existing output folder is refused, and nothing is written.
+func TestRunRefusesExistingFolder(t *testing.T) {
+	r, err := Load("testdata/tiny.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "keep.txt"), []byte("mine"), 0o644)
+	_, err = Run(r, RunOptions{Out: dir, Quiet: true})
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("want a usage error about the existing folder, got %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("the existing folder was written to: %v", entries)
+	}
+}
