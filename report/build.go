@@ -644,7 +644,7 @@ func secResults(r *run) *section {
 			Caption: "Training curves of the " + task + " model from log.jsonl: training loss (left) and validation metrics (right) per epoch; the dashed line marks the selected epoch."})
 	}
 	if len(r.Qual) > 0 {
-		s.add(&figure{Name: "qualitative", Width: 1, HTMLPNG: true,
+		s.add(&figure{Name: "qualitative", Width: 1,
 			Caption: "Qualitative results (best and worst validation cases): ground truth in green, predicted disc in blue and predicted cup in red; fovea: ground truth green +, prediction red ×."})
 		s.add(qualTable(r))
 	}

@@ -57,8 +57,19 @@ func render(w, h vg.Length, paint func(dc draw.Canvas)) (ff *figureFiles, err er
 	if _, err := (vgimg.PngCanvas{Canvas: ic}).WriteTo(&pb); err != nil {
 		return nil, err
 	}
-	return &figureFiles{PNG: pb.Bytes(), SVG: sb.Bytes()}, nil
+	return &figureFiles{PNG: pb.Bytes(), SVG: svgFontFallback(sb.Bytes())}, nil
 }
+
+// svgFontFallbacks extends the font families vgsvg writes with their
+// metric-compatible equivalents, so that an SVG viewed where the Liberation
+// fonts are not installed keeps the text widths the layout was made with.
+var svgFontFallbacks = strings.NewReplacer(
+	"font-family:Liberation Sans;", "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;",
+	"font-family:Liberation Serif;", "font-family:'Liberation Serif','Times New Roman',Times,serif;",
+	"font-family:Liberation Mono;", "font-family:'Liberation Mono','Courier New',Courier,monospace;",
+)
+
+func svgFontFallback(b []byte) []byte { return []byte(svgFontFallbacks.Replace(string(b))) }
 
 // makeFigures renders every figure the document refers to.
 func makeFigures(r *run, d *document) error {

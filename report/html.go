@@ -8,7 +8,7 @@ import (
 )
 
 // renderHTML writes one self-contained HTML file: styles inline, figures
-// embedded as data: URIs (SVG for plots, PNG for raster-heavy figures).
+// embedded as PNG data: URIs.
 func renderHTML(d *document) []byte {
 	var b strings.Builder
 	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
@@ -16,7 +16,7 @@ func renderHTML(d *document) []byte {
 	b.WriteString(`<style>
 body{font-family:Georgia,'Times New Roman',serif;max-width:60em;margin:2em auto;padding:0 1em;line-height:1.45;color:#111}
 h1{font-size:1.7em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ccc}h3{font-size:1.05em}
-code,pre{font-family:Menlo,Consolas,monospace;font-size:.88em;overflow-wrap:anywhere}
+code,pre{font-family:Menlo,Consolas,monospace;font-size:.88em;overflow-wrap:break-word}
 pre{background:#f5f5f5;padding:.6em;white-space:pre-wrap}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border-top:1px solid #bbb;border-bottom:1px solid #bbb;padding:.2em .6em;vertical-align:top}
@@ -76,13 +76,13 @@ figure{margin:1.2em 0;text-align:center}figure img{max-width:100%}figcaption{fon
 				fig++
 				b.WriteString("<figure>\n")
 				ff := d.Figures[x.Name]
-				switch {
-				case ff == nil:
+				// PNG, not SVG: an SVG's text is set in whatever fonts the
+				// reader's browser has, which can overflow the boxes drawn
+				// around it; the PNG looks the same everywhere.
+				if ff == nil {
 					fmt.Fprintf(&b, "<p>(figure %s was not produced)</p>\n", html.EscapeString(x.Name))
-				case x.HTMLPNG || len(ff.SVG) == 0:
-					fmt.Fprintf(&b, "<img style=\"width:%.0f%%\" alt=\"%s\" src=\"data:image/png;base64,%s\">\n", 100*x.Width, html.EscapeString(x.Name), base64.StdEncoding.EncodeToString(ff.PNG))
-				default:
-					fmt.Fprintf(&b, "<img style=\"width:%.0f%%\" alt=\"%s\" src=\"data:image/svg+xml;base64,%s\">\n", 100*x.Width, html.EscapeString(x.Name), base64.StdEncoding.EncodeToString(ff.SVG))
+				} else {
+					fmt.Fprintf(&b, "<img style=\"width:%.0f%%\" alt=\"%s\" src=\"data:image/png;base64,%s\">\n", 100*x.Width, html.EscapeString(x.Caption), base64.StdEncoding.EncodeToString(ff.PNG))
 				}
 				fmt.Fprintf(&b, "<figcaption>Figure %d. %s</figcaption>\n</figure>\n", fig, html.EscapeString(x.Caption))
 			case *codeBlock:

@@ -60,7 +60,6 @@ type figure struct {
 	Name    string
 	Caption string
 	Width   float64 // fraction of the text width (LaTeX, HTML)
-	HTMLPNG bool    // embed the PNG (not the SVG) in HTML: raster-heavy figures
 }
 
 // codeBlock is preformatted text.
