@@ -50,6 +50,22 @@ func cupCentroid(m *data.Mask) (data.Point, int) {
 	return data.Point{X: sx / float64(n), Y: sy / float64(n)}, n
 }
 
+// intensityCentroid returns the centroid of channel 0 weighted by the values
+// above floor.
+func intensityCentroid(im *data.Image, floor float32) data.Point {
+	var sx, sy, sw float64
+	for y := 0; y < im.H; y++ {
+		for x := 0; x < im.W; x++ {
+			if v := im.At(0, x, y); v > floor {
+				sx += float64(v) * float64(x)
+				sy += float64(v) * float64(y)
+				sw += float64(v)
+			}
+		}
+	}
+	return data.Point{X: sx / sw, Y: sy / sw}
+}
+
 // dotInside tells whether the (possibly enlarged) dot around p lies fully
 // inside the mask's frame: 6 px from every border.
 func dotInside(p data.Point, m *data.Mask) bool {
@@ -98,6 +114,15 @@ func TestDotFollowsPoint(t *testing.T) {
 		return data.Point{X: cx + math.Cos(a)*dx + math.Sin(a)*dy, Y: cy - math.Sin(a)*dx + math.Cos(a)*dy}
 	}
 	nan := data.Point{X: math.NaN()}
+	// A Gaussian blob (σ = 2 px) at the point in a 1-channel image: its
+	// intensity centroid must follow the point like the mask's dot does.
+	blob := data.NewImage(W, H, 1)
+	for y := 0; y < H; y++ {
+		for x := 0; x < W; x++ {
+			d2 := (float64(x)-p0.X)*(float64(x)-p0.X) + (float64(y)-p0.Y)*(float64(y)-p0.Y)
+			blob.Set(0, x, y, float32(math.Exp(-d2/8)))
+		}
+	}
 	cases := []struct {
 		name   string
 		spec   Spec
@@ -130,6 +155,7 @@ func TestDotFollowsPoint(t *testing.T) {
 			checked := 0
 			for idx := 0; idx < 40; idx++ {
 				oi, om, op, in := p.Apply(img, m, pt, 7, 0, idx)
+				ob, _, _, _ := p.Apply(blob, m, pt, 7, 0, idx) // same draws: they do not depend on the pixels
 				if oi.W != c.ww || oi.H != c.wh || om.W != c.ww || om.H != c.wh {
 					t.Fatalf("output image %dx%d mask %dx%d, want %dx%d", oi.W, oi.H, om.W, om.H, c.ww, c.wh)
 				}
@@ -147,6 +173,9 @@ func TestDotFollowsPoint(t *testing.T) {
 				cen, _ := cupCentroid(om)
 				if d := cen.Dist(*op); d > 1 {
 					t.Fatalf("index %d: cup centroid %v vs point %v: distance %.3f px > 1", idx, cen, *op, d)
+				}
+				if bc := intensityCentroid(ob, 0.05); bc.Dist(*op) > 1 {
+					t.Fatalf("index %d: image blob centroid %v vs point %v: distance %.3f px > 1", idx, bc, *op, bc.Dist(*op))
 				}
 			}
 			if checked < 20 {
@@ -409,5 +438,63 @@ func TestUnfold(t *testing.T) {
 				t.Fatalf("seed %d: the default field (min det %.3f) was rescaled", seed, minDetOf(f, 128, 128))
 			}
 		}
+	}
+}
+
+// TestRotate90MatchesRot90: rotate by exactly 90° (about the centre,
+// counter-clockwise) and rot90 with k = 1 are computed by different code
+// (aboutCentre with exact cos/sin vs quarterTurn) and must agree bitwise on a
+// square image, for the image, the mask and the point; likewise -90° and
+// k = 3, 180° and k = 2.
+func TestRotate90MatchesRot90(t *testing.T) {
+	img, m, pt := testSample(31, 31, data.Point{X: 7.25, Y: 11.5})
+	for _, c := range []struct {
+		deg float64
+		k   int
+	}{{90, 1}, {-90, 3}, {180, 2}, {270, 3}} {
+		a := mustBuild(t, Spec{Name: "rotate", Prob: 1, Params: map[string]any{"degrees": []any{c.deg, c.deg}}})
+		b := mustBuild(t, Spec{Name: "rot90", Prob: 1, Params: map[string]any{"k": c.k}})
+		ia, ma, pa, _ := a.Apply(img, m, pt, 0, 0, 0)
+		ib, mb, pb, _ := b.Apply(img, m, pt, 0, 0, 0)
+		if !equalImages(ia, ib) || !equalMasks(ma, mb) || pa.Dist(*pb) > 1e-12 {
+			t.Errorf("rotate %v° and rot90 k=%d differ (points %v, %v)", c.deg, c.k, *pa, *pb)
+		}
+	}
+}
+
+// TestLinearRampExact: bilinear interpolation reproduces a linear function
+// exactly, so after rotating a ramp v = 0.1 + 0.01 x + 0.005 y by 20°, every
+// interior output pixel q must hold the ramp at its source position
+// R⁻¹(q - c) + c (independent formula for the inverse rotation).
+func TestLinearRampExact(t *testing.T) {
+	const W, H = 40, 30
+	img := data.NewImage(W, H, 1)
+	ramp := func(x, y float64) float64 { return 0.1 + 0.01*x + 0.005*y }
+	for y := 0; y < H; y++ {
+		for x := 0; x < W; x++ {
+			img.Set(0, x, y, float32(ramp(float64(x), float64(y))))
+		}
+	}
+	oi, _, _, _ := mustBuild(t, Spec{Name: "rotate", Prob: 1, Params: map[string]any{"degrees": []any{20, 20}}}).Apply(img, nil, nil, 0, 0, 0)
+	a := 20 * math.Pi / 180
+	cx, cy := float64(W-1)/2, float64(H-1)/2
+	checked := 0
+	for y := 0; y < H; y++ {
+		for x := 0; x < W; x++ {
+			// Forward: x' = cx + c dx + s dy, y' = cy - s dx + c dy; inverse: dx = c dx' - s dy', dy = s dx' + c dy'.
+			dx, dy := float64(x)-cx, float64(y)-cy
+			sx := cx + math.Cos(a)*dx - math.Sin(a)*dy
+			sy := cy + math.Sin(a)*dx + math.Cos(a)*dy
+			if sx < 0 || sy < 0 || sx > W-1 || sy > H-1 {
+				continue
+			}
+			checked++
+			if got := float64(oi.At(0, x, y)); math.Abs(got-ramp(sx, sy)) > 1e-5 {
+				t.Fatalf("pixel (%d, %d): %v, ramp at source (%.3f, %.3f) = %v", x, y, got, sx, sy, ramp(sx, sy))
+			}
+		}
+	}
+	if checked < 800 {
+		t.Fatalf("only %d interior pixels checked", checked)
 	}
 }
