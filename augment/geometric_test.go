@@ -498,3 +498,29 @@ func TestLinearRampExact(t *testing.T) {
 		t.Fatalf("only %d interior pixels checked", checked)
 	}
 }
+
+// TestPadIsBackground is the augment side of field case C11: areas moved in
+// from outside the frame must be background (255) in the mask, never 0 (which
+// is cup in REFUGE), and 0 in the image. A 45° rotation of an all-cup mask and
+// an all-1 image (also a shrink and a shift): the corner (0, 0) becomes 255 / 0,
+// the centre stays 0 / 1.
+func TestPadIsBackground(t *testing.T) {
+	img := data.NewImage(21, 21, 3)
+	for i := range img.Pix {
+		img.Pix[i] = 1
+	}
+	m := &data.Mask{W: 21, H: 21, Pix: make([]uint8, 21*21)} // all cup
+	for _, spec := range []Spec{
+		{Name: "rotate", Prob: 1, Params: map[string]any{"degrees": []any{45, 45}}},
+		{Name: "scale", Prob: 1, Params: map[string]any{"range": 0.5}},
+		{Name: "translate", Prob: 1, Params: map[string]any{"fraction": []any{0.3, 0.3}}},
+	} {
+		oi, om, _, _ := mustBuild(t, spec).Apply(img, m, nil, 0, 0, 0)
+		if om.Pix[0] != data.Background || oi.At(0, 0, 0) != 0 {
+			t.Errorf("%s: corner mask %d image %v, want 255 and 0", spec.Name, om.Pix[0], oi.At(0, 0, 0))
+		}
+		if om.Pix[10*21+10] != data.Cup || oi.At(2, 10, 10) != 1 {
+			t.Errorf("%s: centre mask %d image %v, want 0 and 1", spec.Name, om.Pix[10*21+10], oi.At(2, 10, 10))
+		}
+	}
+}
