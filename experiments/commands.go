@@ -39,7 +39,7 @@ func CheckData(r *Resolved, w io.Writer) (int, error) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.Format, c["images"], c["glaucoma"], c["normal"], c["unknown_label"], c["with_mask"], c["with_fovea"], sizeList(sizes))
 	}
 	tw.Flush()
-	problems := dataCheck(p.samples, p.workers())
+	problems := data.Check(p.samples, p.workers())
 	if err := p.split(); err == nil {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
@@ -116,7 +116,7 @@ func Synth(o SynthOptions, w io.Writer) error {
 	if _, err := os.Stat(o.Out); err == nil {
 		return &UsageError{Msg: fmt.Sprintf("%s: already exists; synth writes a new folder and never overwrites one", o.Out)}
 	}
-	if err := writeSynthetic(o.Out, o.N, o.Seed, data.SynthOptions{W: width, H: height}, o.Layout); err != nil {
+	if err := data.WriteSynthetic(o.Out, o.N, o.Seed, data.SynthOptions{W: width, H: height}, o.Layout); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "wrote %d synthetic images (%dx%d, %s layout) to %s\n", o.N, width, height, o.Layout, o.Out)

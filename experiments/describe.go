@@ -218,10 +218,8 @@ func (p *pipeline) describeTask(t namedTask) (map[string]any, error) {
 	var post []string
 	switch kind {
 	case "segmentation":
+		post = append(post, "The class probabilities are mapped back to original pixels by bilinear interpolation through the inverse of the preprocessing transform; the steps below run at the original resolution, and the result is pasted into a background (255) canvas of the original image size.")
 		post = append(post, p.segPost().Describe()...)
-		if t.cfg.Input == "roi" {
-			post = append(post, "The ROI mask is pasted back into a background (255) canvas of the original image size by the inverse of the ROI transform (nearest neighbour).")
-		}
 	case "heatmap":
 		post = append(post, describeDecode(t.cfg.Decode, t.cfg.Sigma)+", mapped back to original pixels by the inverse of the preprocessing transform.")
 	case "classification":
@@ -275,5 +273,5 @@ func describeDecode(method string, sigma float64) string {
 	if method == "peak" {
 		return fmt.Sprintf("The point is the position of the heatmap's maximum (trained on a Gaussian target of sigma %.3g input pixels)", sigma)
 	}
-	return fmt.Sprintf("The point is the soft-argmax of the heatmap (the probability-weighted mean position after a softmax over pixels; trained on a Gaussian target of sigma %.3g input pixels)", sigma)
+	return fmt.Sprintf("The point is the soft-argmax of the heatmap: the centroid, weighted by the height above half the maximum, of the connected region above half the maximum that contains the peak (sub-pixel; trained on a Gaussian target of sigma %.3g input pixels)", sigma)
 }

@@ -107,7 +107,7 @@ func (p *pipeline) loadData() error {
 		}
 		p.logf("source %s (%s): %d samples", s.Name, s.Format, len(samples))
 	}
-	problems := dataCheck(p.samples, p.workers())
+	problems := data.Check(p.samples, p.workers())
 	if len(problems) > 0 {
 		if p.cfg.Data.OnProblem != "drop" {
 			var b strings.Builder

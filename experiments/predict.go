@@ -162,8 +162,11 @@ func (pr *predictor) predictImages(samples []*data.Sample) ([]predictOne, error)
 				return nil, err
 			}
 			for k, i := range idx {
-				roiMask := pr.post.Apply(probs[k], xs[i].W, xs[i].H)
-				out[lo+i].mask = data.PasteMask(roiMask, ts[i], imgs[i].W, imgs[i].H)
+				mk, err := pasteProbs(probs[k], xs[i].W, xs[i].H, ts[i], imgs[i].W, imgs[i].H, pr.post)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", samples[lo+i].ID, err)
+				}
+				out[lo+i].mask = mk
 			}
 		}
 		if t := p.cfg.Tasks.Classification; t != nil && t.Enabled {
@@ -487,4 +490,43 @@ func (p *pipeline) qualitative(split string, samples []*data.Sample, ks []string
 		entries = append(entries, e)
 	}
 	return writeJSON(filepath.Join(p.dir, "qualitative", "index.json"), entries)
+}
+
+// pasteProbs maps the network's class probabilities (3 planes over the
+// inW x inH input) back to original pixels by bilinear interpolation over
+// the input's footprint in the image, post-processes them at the original
+// resolution, and pastes the result into a background (255) canvas of the
+// original size. Deciding classes at the original resolution avoids the
+// blocky boundaries of pasting an up-sampled label map.
+func pasteProbs(probs []float32, inW, inH int, t data.Affine, w, h int, post *eval.Post) (*data.Mask, error) {
+	inv, err := t.Inverse()
+	if err != nil {
+		return nil, err
+	}
+	minX, minY, maxX, maxY := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, c := range [][2]float64{{-0.5, -0.5}, {float64(inW) - 0.5, -0.5}, {-0.5, float64(inH) - 0.5}, {float64(inW) - 0.5, float64(inH) - 0.5}} {
+		q := inv.Apply(data.Point{X: c[0], Y: c[1]})
+		minX, maxX = math.Min(minX, q.X), math.Max(maxX, q.X)
+		minY, maxY = math.Min(minY, q.Y), math.Max(maxY, q.Y)
+	}
+	x0, y0 := max(0, int(math.Ceil(minX))), max(0, int(math.Ceil(minY)))
+	x1, y1 := min(w-1, int(math.Floor(maxX))), min(h-1, int(math.Floor(maxY)))
+	canvas := data.NewMask(w, h)
+	if x1 < x0 || y1 < y0 {
+		return canvas, nil // the input does not overlap the image
+	}
+	bw, bh := x1-x0+1, y1-y0+1
+	s := inv.Then(data.Affine{1, 0, -float64(x0), 0, 1, -float64(y0)})
+	up := data.Warp(&data.Image{W: inW, H: inH, C: 3, Pix: probs}, s, bw, bh, 0)
+	n := bw * bh
+	for i := 0; i < n; i++ {
+		if up.Pix[i]+up.Pix[n+i]+up.Pix[2*n+i] < 0.5 { // outside the input: background
+			up.Pix[i] = 1
+		}
+	}
+	box := post.Apply(up.Pix, bw, bh)
+	for y := 0; y < bh; y++ {
+		copy(canvas.Pix[(y0+y)*w+x0:(y0+y)*w+x0+bw], box.Pix[y*bw:(y+1)*bw])
+	}
+	return canvas, nil
 }

@@ -138,3 +138,52 @@ func TestRunRefusesExistingFolder(t *testing.T) {
 		t.Errorf("the existing folder was written to: %v", entries)
 	}
 }
+
+// hashTree returns the SHA-256 of every file under dir whose path matches
+// one of the given prefixes.
+func hashTree(t *testing.T, dir string, prefixes ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		for _, pre := range prefixes {
+			if strings.HasPrefix(rel, pre) {
+				h, err := FileSHA256(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[rel] = h
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// Two runs of one config produce identical weights, predictions, splits and
+// metrics (bitwise).
+func TestRunIsBitwiseReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny experiment twice")
+	}
+	a, b := runTiny(t), runTiny(t)
+	prefixes := []string{"metrics.json", "splits.json", "checkpoints/", "predictions/", "submission/", "config.yaml"}
+	ha, hb := hashTree(t, a, prefixes...), hashTree(t, b, prefixes...)
+	if len(ha) < 20 {
+		t.Fatalf("only %d files hashed", len(ha))
+	}
+	for k, v := range ha {
+		if k == "submission.zip" {
+			continue
+		}
+		if hb[k] != v {
+			t.Errorf("%s differs between two runs of the same config", k)
+		}
+	}
+	if len(ha) != len(hb) {
+		t.Errorf("runs wrote %d and %d files", len(ha), len(hb))
+	}
+}
