@@ -29,6 +29,31 @@
 //
 // Parameters that make a transform the identity (a rotation range [0, 0], a
 // gamma of 1, ...) give bitwise identical output.
+//
+// Transforms and their parameters (defaults in brackets). A range is
+// [min, max] with a uniform draw; where marked "±", a single number v means
+// [-v, v], elsewhere a single number v means the fixed value v.
+//
+//	hflip       x' = W-1-x (no parameters)
+//	vflip       y' = H-1-y (no parameters)
+//	rot90       k: quarter turns counter-clockwise to draw from [1, 2, 3]
+//	rotate      degrees: ± range, counter-clockwise positive [-15, 15]
+//	scale       range: factor about the centre, > 1 enlarges [0.9, 1.1]
+//	translate   fraction: ± range of the width and height, drawn per axis [-0.1, 0.1]
+//	crop        area: fraction of the image area [0.6, 1]; aspect: log-uniform
+//	            aspect ratio relative to the image's [0.75, 1.333]; the window is
+//	            resized back to the input size. Or size: [w, h] (or one number)
+//	            for a fixed window without resampling (output of that size).
+//	elastic     alpha: displacement scale in px [100]; sigma: smoothing in px [8]
+//	brightness  range: multiplicative factor [0.8, 1.2]
+//	contrast    range: factor about the mean grey level [0.8, 1.2]
+//	saturation  range: factor towards the luma [0.8, 1.2] (RGB only)
+//	hue         shift: ± range in turns of the colour circle [-0.05, 0.05] (RGB only)
+//	gamma       range: exponent [0.8, 1.25]
+//	blur        sigma: Gaussian width range in px [0.5, 1.5]
+//	noise       sigma: standard deviation (range or fixed) [0.02]
+//	erase       area: fraction of the image area [0.02, 0.2]; aspect: log-uniform
+//	            [0.3, 3.3]; value: fill intensity [0]
 package augment
 
 import (

@@ -330,7 +330,7 @@ func TestParamErrors(t *testing.T) {
 		{Spec{Name: "translate", Prob: 1, Params: map[string]any{"fraction": []any{0.2, 0.1}}}, "augment[1].params.fraction: min 0.2 > max 0.1"},
 		{Spec{Name: "blur", Prob: 1, Params: map[string]any{"sigma": []any{-1, 1}}}, "augment[1].params.sigma: value -1 outside the admissible range"},
 		{Spec{Name: "noise", Prob: 1, Params: map[string]any{"sigma": -0.1}}, "augment[1].params.sigma: value -0.1 outside"},
-		{Spec{Name: "elastic", Prob: 1, Params: map[string]any{"sigma": 0}}, "augment[1].params.sigma: value 0 outside the admissible range: expected a smoothing width in pixels (in (0, 1000])"},
+		{Spec{Name: "elastic", Prob: 1, Params: map[string]any{"sigma": 0}}, "augment[1].params.sigma: value 0 outside the admissible range: expected a smoothing width in pixels (in (0, 64])"},
 		{Spec{Name: "elastic", Prob: 1, Params: map[string]any{"alpha": -3}}, "augment[1].params.alpha: value -3 outside"},
 		{Spec{Name: "elastic", Prob: 1, Params: map[string]any{"alpha": "big"}}, "augment[1].params.alpha: expected a number, got big (string)"},
 		{Spec{Name: "rot90", Prob: 1, Params: map[string]any{"k": []any{1, 4}}}, "augment[1].params.k: element 1 is 4: expected an integer in [0, 3]"},
@@ -470,6 +470,38 @@ func TestOutputSize(t *testing.T) {
 			if oi.W != ow || oi.H != oh || om.W != ow || om.H != oh {
 				t.Fatalf("case %d index %d: Apply gave %dx%d, OutputSize %dx%d", i, idx, oi.W, oi.H, ow, oh)
 			}
+		}
+	}
+}
+
+// TestDefaults: the resolved default parameters of every transform, as the
+// package documentation lists them.
+func TestDefaults(t *testing.T) {
+	want := map[string]string{
+		"hflip":      "map[]",
+		"vflip":      "map[]",
+		"rot90":      "map[k:[1 2 3]]",
+		"rotate":     "map[degrees:[-15 15]]",
+		"scale":      "map[range:[0.9 1.1]]",
+		"translate":  "map[fraction:[-0.1 0.1]]",
+		"crop":       "map[area:[0.6 1] aspect:[0.75 1.3333333333333333]]",
+		"elastic":    "map[alpha:100 sigma:8]",
+		"brightness": "map[range:[0.8 1.2]]",
+		"contrast":   "map[range:[0.8 1.2]]",
+		"saturation": "map[range:[0.8 1.2]]",
+		"hue":        "map[shift:[-0.05 0.05]]",
+		"gamma":      "map[range:[0.8 1.25]]",
+		"blur":       "map[sigma:[0.5 1.5]]",
+		"noise":      "map[sigma:[0.02 0.02]]",
+		"erase":      "map[area:[0.02 0.2] aspect:[0.3 3.3] value:0]",
+	}
+	specs := mustBuild(t, allTransforms()...).Specs()
+	if len(specs) != len(want) {
+		t.Fatalf("%d transforms, want %d", len(specs), len(want))
+	}
+	for _, s := range specs {
+		if got := fmt.Sprint(s.Params); got != want[s.Name] {
+			t.Errorf("%s defaults %s, want %s", s.Name, got, want[s.Name])
 		}
 	}
 }

@@ -33,7 +33,7 @@ func init() {
 		return gamma{r: pr.rangeParam("range", [2]float64{0.8, 1.25}, bounds{lo: 0, loOpen: true, hi: 20, what: "gamma exponents"})}
 	}
 	registry["blur"] = func(pr *paramReader) transform {
-		return blur{r: pr.rangeParam("sigma", [2]float64{0.5, 1.5}, bounds{lo: 0, hi: 100, what: "Gaussian widths in pixels"})}
+		return blur{r: pr.rangeParam("sigma", [2]float64{0.5, 1.5}, bounds{lo: 0, hi: 20, what: "Gaussian widths in pixels"})}
 	}
 	registry["noise"] = func(pr *paramReader) transform {
 		return noise{r: pr.rangeParam("sigma", [2]float64{0.02, 0.02}, bounds{lo: 0, hi: 10, what: "noise standard deviations"})}

@@ -53,7 +53,7 @@ func init() {
 	registry["elastic"] = func(pr *paramReader) transform {
 		e := elastic{
 			alpha: pr.numParam("alpha", 100, bounds{lo: 0, hi: 1e6, what: "a displacement scale in pixels"}),
-			sigma: pr.numParam("sigma", 8, bounds{lo: 0, loOpen: true, hi: 1000, what: "a smoothing width in pixels"}),
+			sigma: pr.numParam("sigma", 8, bounds{lo: 0, loOpen: true, hi: 64, what: "a smoothing width in pixels"}),
 		}
 		e.kernel = gaussKernel(e.sigma)
 		return e
