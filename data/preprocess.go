@@ -777,3 +777,40 @@ func (p *Pipeline) Prepare(img *Image, m *Mask, center *Point, discDiam float64)
 	out.X = p.Intensity(out.X)
 	return out, nil
 }
+
+// PrepareSample loads s and runs the whole pipeline (geometric only when
+// geometricOnly, for augmentation before Intensity). When the pipeline
+// crops an ROI and center is nil, the ground truth is used: the disc
+// centroid and vertical extent of the mask, else the sample's DiscCenter
+// (with discDiam as given). Errors name the sample and its image file.
+func (p *Pipeline) PrepareSample(s *Sample, center *Point, discDiam float64, geometricOnly bool) (*Prepared, error) {
+	img, m, err := s.Load()
+	if err != nil {
+		return nil, err
+	}
+	if center == nil && p.NeedsCenter() {
+		if m != nil {
+			if c, dv, _, ok := DiscGeometry(m); ok {
+				center, discDiam = &c, dv
+			}
+		}
+		if center == nil && s.DiscCenter != nil {
+			c := *s.DiscCenter
+			center = &c
+		}
+	}
+	var out *Prepared
+	if geometricOnly {
+		out, err = p.PrepareGeometric(img, m, center, discDiam)
+	} else {
+		out, err = p.Prepare(img, m, center, discDiam)
+	}
+	if err != nil {
+		where := s.ImagePath
+		if where == "" {
+			where = "in memory"
+		}
+		return nil, fmt.Errorf("sample %s (%s): %w", s.ID, where, err)
+	}
+	return out, nil
+}

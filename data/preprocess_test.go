@@ -253,3 +253,23 @@ func TestPrepareSyntheticROI(t *testing.T) {
 		t.Fatalf("pasted disc %d px vs original %d", a, b)
 	}
 }
+
+// TestPrepareSample: with no centre given, the ROI is centred on the mask's
+// disc; a ground-truth-free sample without disc centre errors naming it.
+func TestPrepareSample(t *testing.T) {
+	ss := SyntheticSamples("syn", 1, 3, SynthOptions{W: 200, H: 200})
+	p, _ := NewPipeline([]StepSpec{{Name: "roi", Params: map[string]any{"size": 64, "disc_factor": 2.0}}})
+	pr, err := p.PrepareSample(ss[0], nil, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, dv, _, ok := DiscGeometry(pr.M)
+	if !ok || math.Abs(c.Y-31.5) > 1 || math.Abs(dv-32) > 2 {
+		t.Fatalf("disc in ROI at %v height %v", c, dv)
+	}
+	bare := &Sample{ID: "x/none", W: 8, H: 8}
+	bare.SetLoader(func() (*Image, *Mask, error) { return NewImage(8, 8, 3), nil, nil })
+	if _, err := p.PrepareSample(bare, nil, 0, false); err == nil || !strings.Contains(err.Error(), "sample x/none (in memory): preprocess.roi: needs a crop centre") {
+		t.Fatalf("err %v", err)
+	}
+}
