@@ -155,10 +155,18 @@ func checkSample(s *Sample) []Problem {
 	}
 	var iw, ih int
 	var m *Mask
-	if s.ImagePath == "" {
+	if s.loader != nil {
+		// In-memory samples, and file samples whose mask needs its own
+		// decoder (binary disc/cup pairs): decode through their loader.
+		if s.ImagePath != "" {
+			if _, err := statPath(s.ImagePath); err != nil {
+				add(s.ImagePath, "image file is missing: "+err.Error(), "a complete PNG, JPEG or BMP image")
+				return ps
+			}
+		}
 		img, mk, err := s.Load()
 		if err != nil {
-			add(sampleFile(s), "cannot load: "+err.Error(), "a loadable sample")
+			add(sampleFile(s), "cannot load: "+err.Error(), "a loadable image and a mask following "+maskRuleWords(s))
 			return ps
 		}
 		iw, ih, m = img.W, img.H, mk
@@ -180,7 +188,7 @@ func checkSample(s *Sample) []Problem {
 	if !s.HasMask {
 		return ps
 	}
-	if s.ImagePath != "" {
+	if s.loader == nil {
 		if s.MaskPath == "" {
 			add(s.ImagePath, "the sample has a mask but no mask path", "a mask file")
 			return ps
@@ -192,8 +200,7 @@ func checkSample(s *Sample) []Problem {
 		}
 		mk, err := readSampleMask(s)
 		if err != nil {
-			rule, _ := MaskRuleOf(s)
-			add(s.MaskPath, "mask unreadable under its rule: "+err.Error(), "a mask following "+rule.String())
+			add(s.MaskPath, "mask unreadable under its rule: "+err.Error(), "a mask following "+maskRuleWords(s))
 			return ps
 		}
 		m = mk
@@ -233,6 +240,15 @@ func checkSample(s *Sample) []Problem {
 		add(mf, fmt.Sprintf("cup outside the disc: %d cup px (0) touch background (255) with no rim between", touching), "the cup inside the disc, surrounded by rim (128)")
 	}
 	return ps
+}
+
+// maskRuleWords describes the sample's mask rule.
+func maskRuleWords(s *Sample) string {
+	if s.ImagePath == "" {
+		return "REFUGE codes"
+	}
+	rule, _ := MaskRuleOf(s)
+	return rule.String()
 }
 
 // CheckSources loads every source (collecting pairing problems instead of

@@ -163,3 +163,28 @@ func TestCheckSources(t *testing.T) {
 		t.Errorf("Problem.Error() = %q", got)
 	}
 }
+
+// The shared datasets as distributed have no problem at all: every image
+// decodes, every mask follows its convention and has its image's size, the
+// cup lies inside the disc (README: "no cup (0) pixel touches a background
+// (255) pixel"; RIM-ONE labels.csv cup_px_outside_disc = 0), and all fovea
+// and disc centres lie inside the images.
+func TestCheckSharedData(t *testing.T) {
+	base := filepath.Join(moduleRoot(t), "..", "shared", "data")
+	sharedData(t, "")
+	specs := []SourceSpec{
+		{Name: "rim", Format: "rimone-dl", Root: "rim-one-dl", Params: map[string]any{"mask_polarity": "bright", "mask_threshold": "nonzero"}},
+		{Name: "dg", Format: "fundus-dg", Root: "fundus-dg-roi"},
+		{Name: "idrid", Format: "idrid", Root: "idrid-localization"},
+	}
+	samples, reps, ps, err := CheckSources(specs, base, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 24+7+20 || len(reps) != 3 {
+		t.Errorf("%d samples, %d reports", len(samples), len(reps))
+	}
+	for _, p := range ps {
+		t.Errorf("problem: %v", p)
+	}
+}

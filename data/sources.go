@@ -57,7 +57,7 @@ type sourceFormat struct {
 	params []string
 	// summary is the reader's sentence body (what it reads and how).
 	summary func(spec SourceSpec) string
-	// load fills l.samples, l.problems and l.masks.
+	// load fills l.samples, l.problems and l.decoders.
 	load func(l *srcLoader) error
 	// noRoot is true for generated sources.
 	noRoot bool
@@ -115,9 +115,9 @@ type srcLoader struct {
 	p        *srcParams
 	samples  []*Sample
 	problems []Problem
-	// masks maps a MaskPath to its decoding when it is not the strict
-	// REFUGE codec on that single file.
-	masks    map[string]maskDecoder
+	// decoders holds the samples whose mask is not a single REFUGE-coded
+	// file (attached once loading is done).
+	decoders map[*Sample]maskDecoder
 	notes    []string
 	maskRule string
 }
@@ -332,7 +332,7 @@ func loadSource(spec SourceSpec, baseDir string, rootSeed uint64) ([]*Sample, *S
 	if err != nil {
 		return nil, nil, fmt.Errorf("source %q: %w", spec.Name, err)
 	}
-	l := &srcLoader{spec: spec, p: p, rootSeed: rootSeed, masks: map[string]maskDecoder{}}
+	l := &srcLoader{spec: spec, p: p, rootSeed: rootSeed, decoders: map[*Sample]maskDecoder{}}
 	if !f.noRoot {
 		if l.root, err = resolveRoot(spec, baseDir); err != nil {
 			return nil, nil, err
@@ -356,8 +356,10 @@ func loadSource(spec SourceSpec, baseDir string, rootSeed uint64) ([]*Sample, *S
 		}
 		l.problem(where, 0, fmt.Sprintf("source %q is empty: no images found", spec.Name), "at least one image in the layout of format "+spec.Format)
 	}
-	if err := registerMasks(l.masks); err != nil {
-		l.problem(l.root, 0, err.Error(), "each mask file decoded under one rule")
+	for _, s := range l.samples {
+		if d, ok := l.decoders[s]; ok {
+			attachDecoder(s, d)
+		}
 	}
 	sortProblems(l.problems)
 	sort.Strings(l.notes)
@@ -398,88 +400,108 @@ func (r *SourceReport) count(s *Sample) {
 	r.Devices[dev]++
 }
 
-// maskDecoder is how a mask file that is not a single REFUGE-coded file is
+// maskDecoder is how a mask that is not a single REFUGE-coded file is
 // decoded: a binary rule, with the cup file of a disc/cup pair.
 type maskDecoder struct {
 	rule    MaskRule
 	cupPath string
 }
 
-// maskRegistry maps a sample's MaskPath (cleaned) to its decoder. Sample
-// (types.go) has no field for the mask rule, so the readers record it here
-// keyed by the mask file: the rule is a property of the file's encoding. A
-// MaskPath absent from the registry is read with the strict REFUGE codec.
-// Registering one file under two different rules is an error.
-var maskRegistry = struct {
-	sync.RWMutex
-	m map[string]maskDecoder
-}{m: map[string]maskDecoder{}}
+// sampleMasks maps a *Sample whose mask is not a single REFUGE-coded file
+// to its decoder. Sample (types.go) has no field for the mask rule, so the
+// readers keep it here, keyed by the sample pointer: no global conflicts
+// when the same files are loaded twice under different rules. Loading is
+// also robust to copies of the Sample value: such samples get an in-memory
+// loader (SetLoader) that captures the decoder, so (*Sample).Load and Check
+// decode a copy correctly too; only MaskRuleOf and SampleFiles need the
+// original pointer.
+var sampleMasks sync.Map
 
-func registerMasks(m map[string]maskDecoder) error {
-	maskRegistry.Lock()
-	defer maskRegistry.Unlock()
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// attachDecoder records a non-REFUGE mask decoding for s.
+func attachDecoder(s *Sample, d maskDecoder) {
+	sampleMasks.Store(s, d)
+	img, disc := s.ImagePath, s.MaskPath
+	s.SetLoader(func() (*Image, *Mask, error) {
+		return loadFilesWith(s.ID, img, disc, d)
+	})
+}
+
+// MaskRuleOf returns the rule under which the sample's mask is decoded and,
+// for binary disc/cup pairs (RIM-ONE), the cup file ("" otherwise).
+// REFUGE-coded samples, and samples without a mask, get RefugeRule.
+func MaskRuleOf(s *Sample) (MaskRule, string) {
+	if d, ok := sampleMasks.Load(s); ok {
+		d := d.(maskDecoder)
+		return d.rule, d.cupPath
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if old, ok := maskRegistry.m[k]; ok && old != m[k] {
-			return fmt.Errorf("mask file %s is already used by another source with the rule %q (cup file %q); it cannot also be decoded with %q (cup file %q)",
-				k, old.rule, old.cupPath, m[k].rule, m[k].cupPath)
+	return RefugeRule, ""
+}
+
+// SampleFiles lists every file the sample is read from: the image, the mask
+// and, for disc/cup pairs, the cup file. Use it to hash a sample's inputs
+// (cache keys, the manifest). In-memory samples have none.
+func SampleFiles(s *Sample) []string {
+	var out []string
+	for _, f := range []string{s.ImagePath, s.MaskPath} {
+		if f != "" {
+			out = append(out, f)
 		}
 	}
-	for _, k := range keys {
-		maskRegistry.m[k] = m[k]
+	if _, cup := MaskRuleOf(s); cup != "" {
+		out = append(out, cup)
 	}
-	return nil
+	return out
 }
 
-// MaskRuleOf returns the rule under which the sample's mask file is decoded
-// and, for binary disc/cup pairs, the cup file ("" otherwise). Samples
-// without a mask file get the REFUGE rule.
-func MaskRuleOf(s *Sample) (MaskRule, string) {
-	maskRegistry.RLock()
-	d, ok := maskRegistry.m[filepath.Clean(s.MaskPath)]
-	maskRegistry.RUnlock()
-	if !ok || s.MaskPath == "" {
-		return RefugeRule, ""
+// readMaskWith reads a mask file (or disc/cup pair) with a decoder.
+func readMaskWith(path string, d maskDecoder) (*Mask, error) {
+	if d.cupPath != "" {
+		return ReadBinaryPair(path, d.cupPath, d.rule)
 	}
-	return d.rule, d.cupPath
+	return ReadMask(path, d.rule)
 }
 
-// readSampleMask reads a file-backed sample's mask with its registered rule.
+// readSampleMask reads a file-backed sample's mask with its rule.
 func readSampleMask(s *Sample) (*Mask, error) {
 	rule, cup := MaskRuleOf(s)
-	if cup != "" {
-		return ReadBinaryPair(s.MaskPath, cup, rule)
-	}
-	return ReadMask(s.MaskPath, rule)
+	return readMaskWith(s.MaskPath, maskDecoder{rule: rule, cupPath: cup})
 }
 
-// loadSampleFiles is the package's file loader behind (*Sample).Load: the
-// image with ReadImage and, when HasMask, the mask with its rule; a mask
-// whose size differs from the image is an error naming both files and sizes.
+// loadSampleFiles is the package's file loader behind (*Sample).Load for
+// samples without an in-memory loader: the image with ReadImage and, when
+// HasMask, the mask with the strict REFUGE codec.
 func loadSampleFiles(s *Sample) (*Image, *Mask, error) {
 	if s.ImagePath == "" {
 		return nil, nil, fmt.Errorf("load sample %q: no image path and no in-memory loader", s.ID)
 	}
-	img, err := ReadImage(s.ImagePath)
-	if err != nil {
-		return nil, nil, fmt.Errorf("load sample %q: %w", s.ID, err)
-	}
-	if !s.HasMask {
-		return img, nil, nil
-	}
-	if s.MaskPath == "" {
+	if s.HasMask && s.MaskPath == "" {
 		return nil, nil, fmt.Errorf("load sample %q: HasMask is set but MaskPath is empty", s.ID)
 	}
-	m, err := readSampleMask(s)
+	mask := ""
+	if s.HasMask {
+		mask = s.MaskPath
+	}
+	rule, cup := MaskRuleOf(s)
+	return loadFilesWith(s.ID, s.ImagePath, mask, maskDecoder{rule: rule, cupPath: cup})
+}
+
+// loadFilesWith reads an image and (when maskPath is set) its mask with a
+// decoder; a mask whose size differs from the image is an error naming both
+// files and sizes.
+func loadFilesWith(id, imgPath, maskPath string, d maskDecoder) (*Image, *Mask, error) {
+	img, err := ReadImage(imgPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load sample %q: %w", s.ID, err)
+		return nil, nil, fmt.Errorf("load sample %q: %w", id, err)
+	}
+	if maskPath == "" {
+		return img, nil, nil
+	}
+	m, err := readMaskWith(maskPath, d)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load sample %q: %w", id, err)
 	}
 	if m.W != img.W || m.H != img.H {
-		return nil, nil, fmt.Errorf("load sample %q: mask %s is %dx%d but image %s is %dx%d; expected equal sizes", s.ID, s.MaskPath, m.W, m.H, s.ImagePath, img.W, img.H)
+		return nil, nil, fmt.Errorf("load sample %q: mask %s is %dx%d but image %s is %dx%d; expected equal sizes", id, maskPath, m.W, m.H, imgPath, img.W, img.H)
 	}
 	return img, m, nil
 }

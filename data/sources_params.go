@@ -80,28 +80,12 @@ func (p *srcParams) boolean(key string, def bool) (bool, error) {
 	return b, nil
 }
 
-func spNumber(v any) (float64, bool) {
-	switch x := v.(type) {
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case uint64:
-		return float64(x), true
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	}
-	return 0, false
-}
-
 func (p *srcParams) integer(key string, def, minV int) (int, error) {
 	v, ok := p.m[key]
 	if !ok || v == nil {
 		return def, nil
 	}
-	f, ok := spNumber(v)
+	f, ok := toFloat(v)
 	if !ok || f != math.Trunc(f) || math.IsInf(f, 0) {
 		return 0, fmt.Errorf("%s.%s: expected an integer, got %T (%v)", p.piece, key, v, v)
 	}
@@ -116,7 +100,7 @@ func (p *srcParams) float(key string, def, lo, hi float64) (float64, error) {
 	if !ok || v == nil {
 		return def, nil
 	}
-	f, ok := spNumber(v)
+	f, ok := toFloat(v)
 	if !ok || math.IsNaN(f) {
 		return 0, fmt.Errorf("%s.%s: expected a number, got %T (%v)", p.piece, key, v, v)
 	}

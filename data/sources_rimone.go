@@ -173,7 +173,7 @@ func loadRimone(l *srcLoader) error {
 		if cw, ch, err := ImageSize(pr.cup.path); err == nil && (cw != s.W || ch != s.H) {
 			l.problem(pr.cup.path, 0, fmt.Sprintf("cup mask is %dx%d but its image %s is %dx%d", cw, ch, f.path, s.W, s.H), "the mask to have the size of its image")
 		}
-		l.masks[filepath.Clean(pr.disc.path)] = maskDecoder{rule: rule, cupPath: pr.cup.path}
+		l.decoders[s] = maskDecoder{rule: rule, cupPath: pr.cup.path}
 		l.samples = append(l.samples, s)
 	}
 	if want == "" {

@@ -497,3 +497,62 @@ func TestSyntheticSource(t *testing.T) {
 		t.Errorf("DescribeSource: %s", d)
 	}
 }
+
+// C01 through the RIM-ONE adapter: the C01 RGB mask as a disc file loads
+// with 15 disc px under ">127" and 16 under "nonzero", as configured; the
+// same files load under both rules in one process; a copy of a Sample value
+// keeps its rule; a missing cup file is a problem naming it.
+func TestRimOneAdapterRules(t *testing.T) {
+	d := t.TempDir()
+	writeTinyPNG(t, filepath.Join(d, "images", "r3_G-1-L.png"), 6, 6)
+	writeTinyPNG(t, filepath.Join(d, "images", "r1_b.png"), 6, 6)
+	seg := filepath.Join(d, "reference_segmentations")
+	os.MkdirAll(filepath.Join(seg, "glaucoma"), 0o755)
+	writePNG(t, filepath.Join(seg, "glaucoma", "r3_G-1-L-1-Disc-T.png"), c01Mask())
+	writePNG(t, filepath.Join(seg, "glaucoma", "r3_G-1-L-1-Cup-T.png"), grayFrom(6, 6, make([]uint8, 36)))
+	writeTinyPNG(t, filepath.Join(seg, "normal", "r1_b-1-Disc-T.png"), 6, 6)
+	spec := func(thr string) SourceSpec {
+		return SourceSpec{Name: "rim", Format: "rimone-dl", Root: d, Params: map[string]any{"mask_polarity": "bright", "mask_threshold": thr}}
+	}
+	_, rep, err := LoadSource(spec(">127"), "/", 1)
+	if err == nil || len(rep.Problems) != 1 || !strings.Contains(err.Error(), "r1_b-1-Cup-T.png") {
+		t.Fatalf("missing cup file: err = %v", err)
+	}
+	os.Remove(filepath.Join(seg, "normal", "r1_b-1-Disc-T.png"))
+	os.Remove(filepath.Join(d, "images", "r1_b.png"))
+	for _, tc := range []struct {
+		thr  string
+		disc int
+	}{{">127", 15}, {"nonzero", 16}, {">127", 15}} {
+		samples, rep, err := LoadSource(spec(tc.thr), "/", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(rep.MaskRule, "bright = structure") || !strings.Contains(DescribeSource(spec(tc.thr)), "bright = structure") {
+			t.Errorf("rule not reported: %q", rep.MaskRule)
+		}
+		s := samples[0]
+		copied := *s
+		for _, x := range []*Sample{s, &copied} {
+			_, m, err := x.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if disc, cup := discCup(m); disc != tc.disc || cup != 0 {
+				t.Errorf("rule %s: disc %d cup %d, want %d and 0", tc.thr, disc, cup, tc.disc)
+			}
+		}
+		if r, cup := MaskRuleOf(s); r.Threshold != tc.thr || !strings.HasSuffix(cup, "r3_G-1-L-1-Cup-T.png") {
+			t.Errorf("MaskRuleOf = %v %q", r, cup)
+		}
+		if f := SampleFiles(s); len(f) != 3 {
+			t.Errorf("SampleFiles = %v", f)
+		}
+		if s.Label != 1 || s.Device != "r3" {
+			t.Errorf("label %d device %q", s.Label, s.Device)
+		}
+		if ps := Check(samples, 1); len(ps) != 0 {
+			t.Errorf("Check: %v", ps)
+		}
+	}
+}
