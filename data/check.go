@@ -265,7 +265,7 @@ func CheckSources(specs []SourceSpec, baseDir string, rootSeed uint64, workers i
 		return nil, nil, []Problem{{File: "(config)", What: "no data sources configured", Expected: "at least one entry in data.sources"}}, nil
 	}
 	for _, spec := range specs {
-		s, rep, err := loadSource(spec, baseDir, rootSeed)
+		s, rep, err := LoadSourceProblems(spec, baseDir, rootSeed)
 		if err != nil {
 			return nil, reps, probs, err
 		}

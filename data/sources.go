@@ -315,6 +315,17 @@ func LoadSource(spec SourceSpec, baseDir string, rootSeed uint64) ([]*Sample, *S
 	return samples, rep, nil
 }
 
+// LoadSourceProblems is LoadSource without failing on pairing problems: it
+// returns every sample that could be built (an image whose mask is missing
+// comes back without a mask) and the report with every problem in
+// Problems; err is reserved for specs that cannot be read at all (unknown
+// format or parameter, missing root). For `data check`, and for runs that
+// opt into dropping problem samples: a problem whose File is a sample's
+// image or mask file concerns that sample.
+func LoadSourceProblems(spec SourceSpec, baseDir string, rootSeed uint64) ([]*Sample, *SourceReport, error) {
+	return loadSource(spec, baseDir, rootSeed)
+}
+
 // loadSource returns the samples that could be built together with every
 // problem found; err is reserved for specs that cannot be read at all.
 func loadSource(spec SourceSpec, baseDir string, rootSeed uint64) ([]*Sample, *SourceReport, error) {

@@ -424,6 +424,14 @@ func TestC04PairingByStem(t *testing.T) {
 	if err == nil || samples != nil || !strings.Contains(err.Error(), `"g0002"`) || len(rep.Problems) != 1 {
 		t.Fatalf("missing g0002.bmp: samples %d, err = %v", len(samples), err)
 	}
+	// LoadSourceProblems keeps the samples and names the affected image.
+	samples, rep, err = LoadSourceProblems(spec, "/", 1)
+	if err != nil || len(samples) != 3 || len(rep.Problems) != 1 || rep.Problems[0].File != filepath.Join(img, "Glaucoma", "g0002.JPG") {
+		t.Fatalf("LoadSourceProblems: %d samples, problems %v, err %v", len(samples), rep.Problems, err)
+	}
+	if s := byID(samples)["r/g0002"]; s.HasMask || s.MaskPath != "" {
+		t.Errorf("g0002 without its mask: %+v", s)
+	}
 	writeTinyMask(t, filepath.Join(msk, "Glaucoma", "g0002.bmp"), 6, 6)
 	writeTinyMask(t, filepath.Join(msk, "Glaucoma", "g0001.bmp"), 4, 4)
 	_, _, err = LoadSource(spec, "/", 1)
