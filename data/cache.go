@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -45,6 +46,9 @@ type cacheMeta struct {
 	Dtype  string `json:"dtype"`
 	Shape  []int  `json:"shape"`
 	SHA256 string `json:"sha256"`
+	// Affine and MaskPlane describe a cached Prepared (see PrepareSample).
+	Affine    *Affine `json:"affine,omitempty"`
+	MaskPlane bool    `json:"mask_plane,omitempty"`
 }
 
 // CacheKey hashes its parts (each length-prefixed, so part boundaries
@@ -121,35 +125,101 @@ func (c *Cache) paths(key string) (string, string) {
 // GetOrCompute returns the cached array for key, or calls compute, stores
 // its result and returns it. The shape's product must equal len(data).
 func (c *Cache) GetOrCompute(key string, compute func() ([]float32, []int, error)) ([]float32, []int, error) {
+	data, shape, _, err := c.getOrCompute(key, func() ([]float32, []int, cacheMeta, error) {
+		d, sh, err := compute()
+		return d, sh, cacheMeta{}, err
+	})
+	return data, shape, err
+}
+
+func (c *Cache) getOrCompute(key string, compute func() ([]float32, []int, cacheMeta, error)) ([]float32, []int, cacheMeta, error) {
 	if c.Dir == "" {
 		return compute()
 	}
 	npyPath, metaPath := c.paths(key)
-	data, shape, err := readCached(npyPath, metaPath, key)
+	data, shape, meta, err := readCached(npyPath, metaPath, key)
 	switch {
 	case err == nil:
 		c.hits.Add(1)
-		return data, shape, nil
+		return data, shape, meta, nil
 	case os.IsNotExist(err):
 		c.misses.Add(1)
 	default:
 		c.rebuilt.Add(1)
 	}
-	data, shape, err = compute()
+	data, shape, meta, err = compute()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, meta, err
 	}
 	n := 1
 	for _, d := range shape {
 		n *= d
 	}
 	if len(shape) == 0 || n != len(data) {
-		return nil, nil, fmt.Errorf("cache %s: computed %d values but shape %v", key, len(data), shape)
+		return nil, nil, meta, fmt.Errorf("cache %s: computed %d values but shape %v", key, len(data), shape)
 	}
-	if err := writeCached(npyPath, metaPath, key, data, shape); err != nil {
-		return nil, nil, err
+	if err := writeCached(npyPath, metaPath, key, data, shape, meta); err != nil {
+		return nil, nil, meta, err
 	}
-	return data, shape, nil
+	return data, shape, meta, nil
+}
+
+// PrepareSample is Pipeline.PrepareSample through the cache: the entry
+// holds the prepared image planes, plus the warped mask as a last plane
+// when there is one, and the transform T in the sidecar (exact float64).
+// The key covers the sample's files (or synthetic identity), the resolved
+// pipeline, the ROI centre and disc diameter given (nil centre = ground
+// truth) and geometricOnly. With an empty Dir it just prepares.
+func (c *Cache) PrepareSample(p *Pipeline, s *Sample, center *Point, discDiam float64, geometricOnly bool) (*Prepared, error) {
+	if c.Dir == "" {
+		return p.PrepareSample(s, center, discDiam, geometricOnly)
+	}
+	ctr := "gt"
+	if center != nil {
+		ctr = strconv.FormatFloat(center.X, 'g', -1, 64) + "," + strconv.FormatFloat(center.Y, 'g', -1, 64)
+	}
+	extra := fmt.Sprintf("prepare center=%s diam=%s geometric=%v", ctr, strconv.FormatFloat(discDiam, 'g', -1, 64), geometricOnly)
+	key, err := SampleCacheKey(s, p, extra)
+	if err != nil {
+		return nil, err
+	}
+	data, shape, meta, err := c.getOrCompute(key, func() ([]float32, []int, cacheMeta, error) {
+		pr, err := p.PrepareSample(s, center, discDiam, geometricOnly)
+		if err != nil {
+			return nil, nil, cacheMeta{}, err
+		}
+		planes := pr.X.C
+		d := append([]float32(nil), pr.X.Pix...)
+		if pr.M != nil {
+			planes++
+			for _, v := range pr.M.Pix {
+				d = append(d, float32(v))
+			}
+		}
+		T := pr.T
+		return d, []int{planes, pr.H, pr.W}, cacheMeta{Affine: &T, MaskPlane: pr.M != nil}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(shape) != 3 || meta.Affine == nil || (meta.MaskPlane && shape[0] < 2) {
+		return nil, fmt.Errorf("cache entry %s: shape %v without a prepared-sample layout", key, shape)
+	}
+	h, w := shape[1], shape[2]
+	ch := shape[0]
+	if meta.MaskPlane {
+		ch--
+	}
+	plane := w * h
+	out := &Prepared{X: &Image{W: w, H: h, C: ch, Pix: data[:ch*plane]}, T: *meta.Affine, W: w, H: h}
+	if meta.MaskPlane {
+		m := &Mask{W: w, H: h, Pix: make([]uint8, plane)}
+		for i, v := range data[ch*plane:] {
+			m.Pix[i] = uint8(v)
+		}
+		out.M = m
+	}
+	return out, nil
 }
 
 func encodeNPY(data []float32, shape []int) []byte {
@@ -182,19 +252,20 @@ func encodeNPY(data []float32, shape []int) []byte {
 	return buf.Bytes()
 }
 
-func writeCached(npyPath, metaPath, key string, data []float32, shape []int) error {
+func writeCached(npyPath, metaPath, key string, data []float32, shape []int, meta cacheMeta) error {
 	if err := os.MkdirAll(filepath.Dir(npyPath), 0o755); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
 	b := encodeNPY(data, shape)
 	sum := sha256.Sum256(b)
-	meta, _ := json.Marshal(cacheMeta{Key: key, Dtype: "<f4", Shape: shape, SHA256: hex.EncodeToString(sum[:])})
+	meta.Key, meta.Dtype, meta.Shape, meta.SHA256 = key, "<f4", shape, hex.EncodeToString(sum[:])
+	mb, _ := json.Marshal(meta)
 	// Data first, then the sidecar: a reader only trusts an .npy whose
 	// bytes match the sidecar's hash.
 	if err := WriteFileAtomic(npyPath, b); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	if err := WriteFileAtomic(metaPath, meta); err != nil {
+	if err := WriteFileAtomic(metaPath, mb); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
 	return nil
@@ -202,7 +273,12 @@ func writeCached(npyPath, metaPath, key string, data []float32, shape []int) err
 
 // readCached returns an os.IsNotExist error when the entry is absent and
 // another error when it is damaged.
-func readCached(npyPath, metaPath, key string) (data []float32, shape []int, err error) {
+func readCached(npyPath, metaPath, key string) (data []float32, shape []int, meta cacheMeta, err error) {
+	data, shape, err = readCachedData(npyPath, metaPath, key, &meta)
+	return data, shape, meta, err
+}
+
+func readCachedData(npyPath, metaPath, key string, metaOut *cacheMeta) (data []float32, shape []int, err error) {
 	mb, err := os.ReadFile(metaPath)
 	if err != nil {
 		return nil, nil, err
@@ -218,6 +294,7 @@ func readCached(npyPath, metaPath, key string) (data []float32, shape []int, err
 	if err := json.Unmarshal(mb, &meta); err != nil {
 		return nil, nil, fmt.Errorf("cache %s: damaged sidecar: %w", metaPath, err)
 	}
+	*metaOut = meta
 	if meta.Key != key {
 		return nil, nil, fmt.Errorf("cache %s: sidecar key %q, want %q", metaPath, meta.Key, key)
 	}

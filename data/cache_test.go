@@ -109,3 +109,45 @@ func TestSampleCacheKey(t *testing.T) {
 		t.Fatal("CacheKey ignores part boundaries")
 	}
 }
+
+// TestCachePrepareSample: a cached prepared sample equals the direct one
+// bit for bit (image planes, mask, exact float64 T), the second call is a
+// hit, and a different centre is a different entry.
+func TestCachePrepareSample(t *testing.T) {
+	ss := SyntheticSamples("syn", 2, 4, SynthOptions{W: 160, H: 160})
+	p, err := NewPipeline([]StepSpec{{Name: "roi", Params: map[string]any{"size": 48, "disc_factor": 2.2}}, {Name: "normalize"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cache{Dir: t.TempDir()}
+	want, err := p.PrepareSample(ss[0], nil, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		got, err := c.PrepareSample(p, ss[0], nil, 0, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.T != want.T || got.W != 48 || got.H != 48 || !reflect.DeepEqual(got.X, want.X) || !reflect.DeepEqual(got.M, want.M) {
+			t.Fatalf("call %d: cached prepared sample differs (T %v vs %v)", i, got.T, want.T)
+		}
+	}
+	if st := c.Stats(); st.Hits != 1 || st.Misses != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	ctr := *ss[0].DiscCenter
+	ctr.X += 3
+	got, err := c.PrepareSample(p, ss[0], &ctr, 30, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.T == want.T || c.Stats().Misses != 2 {
+		t.Fatalf("other centre reused the entry: %+v", c.Stats())
+	}
+	// Without a Dir it prepares directly.
+	d, err := (&Cache{}).PrepareSample(p, ss[1], nil, 0, false)
+	if err != nil || d.X.W != 48 {
+		t.Fatal(err)
+	}
+}
