@@ -15,19 +15,22 @@ import (
 // and test sets (config key data.split).
 //
 // Methods:
-//   - random: shuffle and take fractions Val and Test; the rest trains.
+//   - random: shuffle and take fractions Val and Test; the rest trains
+//     (Stratify and StratifyBy are not used).
 //   - stratified: the same fractions within each group of StratifyBy
 //     (default: label; "source" groups by source too).
 //   - kfold: K folds (stratified when Stratify or StratifyBy is set);
 //     fold Fold (0-based, 0..K-1) validates, the others train. With Test > 0
 //     a test set is first held out (stratified the same way) and the folds
-//     are made from the rest.
+//     are made from the rest. Val is not used (the criterion says so when
+//     it is set).
 //   - by-source: TrainSources / ValSources / TestSources name sources or
 //     devices; when ValSources (TestSources) is empty and Val (Test) > 0,
 //     that set is drawn from the training sources instead. Samples of other
 //     sources are not used.
 //   - predefined: File (a splits.json, or CSV lines "id,split") or, without
 //     File, each sample's Subset (training/train, validation/val, test).
+//     Val and Test are not used.
 type SplitSpec struct {
 	Method       string   `yaml:"method" json:"method"`
 	Val          float64  `yaml:"val" json:"val"`
@@ -265,9 +268,6 @@ func splitKFold(samples []*Sample, spec SplitSpec, by []string, seed uint64) (*S
 	if spec.Fold < 0 || spec.Fold >= spec.K {
 		return nil, fmt.Errorf("split.fold: expected 0..%d (0-based) for k = %d, got %d", spec.K-1, spec.K, spec.Fold)
 	}
-	if spec.Val != 0 {
-		return nil, fmt.Errorf("split.val: not used by kfold (the fold is the validation set), got %v", spec.Val)
-	}
 	pool, _, test := carve(samples, 0, spec.Test, by, seed, "kfold-test")
 	if err := checkNonEmpty(spec, len(samples), 1, len(test)); err != nil {
 		return nil, err
@@ -292,9 +292,13 @@ func splitKFold(samples []*Sample, spec SplitSpec, by []string, seed uint64) (*S
 	if len(test) > 0 {
 		held = fmt.Sprintf(" after holding out %s (%d) as test", pct(spec.Test), len(test))
 	}
+	note := ""
+	if spec.Val > 0 {
+		note = fmt.Sprintf(" (the val fraction %v is not used: the fold is the validation set)", spec.Val)
+	}
 	return &Splits{Train: ids(train), Val: ids(val), Test: ids(test),
-		Criterion: fmt.Sprintf("Fold %d (0-based) of %d-fold cross-validation%s with seed %d%s: the fold (%d samples) validates, the other folds (%d) train.",
-			spec.Fold, spec.K, byDescription(by), seed, held, len(val), len(train))}, nil
+		Criterion: fmt.Sprintf("Fold %d (0-based) of %d-fold cross-validation%s with seed %d%s: the fold (%d samples) validates, the other folds (%d) train%s.",
+			spec.Fold, spec.K, byDescription(by), seed, held, len(val), len(train), note)}, nil
 }
 
 func splitBySource(samples []*Sample, spec SplitSpec, by []string, seed uint64) (*Splits, error) {

@@ -263,3 +263,13 @@ func TestSplitErrors(t *testing.T) {
 		t.Errorf("dup: %v", err)
 	}
 }
+
+func TestKFoldIgnoresValFraction(t *testing.T) {
+	s, err := MakeSplit(splitSamples(), SplitSpec{Method: "kfold", K: 4, Fold: 1, Val: 0.2}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Val) != 25 || !strings.Contains(s.Criterion, "the val fraction 0.2 is not used") {
+		t.Fatalf("val %d criterion %q", len(s.Val), s.Criterion)
+	}
+}
