@@ -171,45 +171,66 @@ func (f walkFile) key() string { return strings.ToLower(f.stem) }
 
 // walkTree lists the regular files under root in lexical order, skipping
 // hidden entries (".*", including macOS "._x" resource forks) and
-// "__MACOSX" folders that zip tools add.
+// "__MACOSX" folders that zip tools add. Symbolic links are followed (a
+// dataset folder is often a link), with each real folder walked once.
 func walkTree(root string) ([]walkFile, error) {
 	var out []walkFile
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if path != root && (strings.HasPrefix(name, ".") || name == "__MACOSX") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			// Follow symlinks to regular files.
-			st, err := os.Stat(path)
-			if err != nil || !st.Mode().IsRegular() {
-				return nil
-			}
-		}
-		rel, err := filepath.Rel(root, path)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		parts := strings.Split(rel, "/")
-		ext := filepath.Ext(name)
-		out = append(out, walkFile{path: path, rel: rel, dirs: parts[:len(parts)-1],
-			stem: strings.TrimSuffix(name, ext), ext: strings.ToLower(ext)})
-		return nil
-	})
-	if err != nil {
+	seen := map[string]bool{}
+	if err := walkInto(root, "", seen, &out); err != nil {
 		return nil, fmt.Errorf("walk %s: %w", root, err)
 	}
 	return out, nil
+}
+
+// walkInto walks dir, whose path relative to the walk's root is prefix.
+func walkInto(dir, prefix string, seen map[string]bool, out *[]walkFile) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	if seen[real] {
+		return nil
+	}
+	seen[real] = true
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries { // ReadDir sorts by name
+		name := e.Name()
+		if strings.HasPrefix(name, ".") || name == "__MACOSX" {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		rel := name
+		if prefix != "" {
+			rel = prefix + "/" + name
+		}
+		isDir := e.IsDir()
+		if e.Type()&fs.ModeSymlink != 0 {
+			st, err := os.Stat(path)
+			if err != nil {
+				continue // dangling link
+			}
+			isDir = st.IsDir()
+			if !isDir && !st.Mode().IsRegular() {
+				continue
+			}
+		} else if !isDir && !e.Type().IsRegular() {
+			continue
+		}
+		if isDir {
+			if err := walkInto(path, rel, seen, out); err != nil {
+				return err
+			}
+			continue
+		}
+		parts := strings.Split(rel, "/")
+		ext := filepath.Ext(name)
+		*out = append(*out, walkFile{path: path, rel: rel, dirs: parts[:len(parts)-1],
+			stem: strings.TrimSuffix(name, ext), ext: strings.ToLower(ext)})
+	}
+	return nil
 }
 
 // sameBytes tells whether two files have identical contents.

@@ -170,6 +170,8 @@ func loadRefuge(l *srcLoader, v2 bool) error {
 			tables = append(tables, f)
 		case v2 && f.ext == ".csv":
 			tables = append(tables, f)
+		case f.ext == ".xls":
+			l.notes = append(l.notes, fmt.Sprintf("ignored %s: legacy .xls workbooks cannot be read; convert it to .xlsx or .csv if it holds labels or fovea positions", f.rel))
 		}
 	}
 	// Masks stored as JPEG under a mask folder are still masks: the codec

@@ -564,3 +564,27 @@ func TestRimOneAdapterRules(t *testing.T) {
 		}
 	}
 }
+
+// A root that is a symbolic link, and linked folders inside it, are walked.
+func TestWalkFollowsLinks(t *testing.T) {
+	real := t.TempDir()
+	writeTinyPNG(t, filepath.Join(real, "ROIs", "image", "g0001.png"), 4, 4)
+	writeTinyMask(t, filepath.Join(real, "ROIs", "mask", "g0001.png"), 4, 4)
+	other := t.TempDir()
+	writeTinyPNG(t, filepath.Join(other, "image", "n0001.png"), 4, 4)
+	writeTinyMask(t, filepath.Join(other, "mask", "n0001.png"), 4, 4)
+	links := t.TempDir()
+	root := filepath.Join(links, "Domain9")
+	if err := os.Symlink(real, root); err != nil {
+		t.Skip("symlinks unavailable:", err)
+	}
+	os.Symlink(other, filepath.Join(real, "ROIs2"))
+	os.Symlink(real, filepath.Join(real, "loop")) // a cycle is walked once
+	samples, rep, err := LoadSource(SourceSpec{Name: "dg", Format: "fundus-dg", Root: root}, "/", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 2 || rep.Glaucoma != 1 || rep.Normal != 1 || rep.WithMask != 2 {
+		t.Errorf("%d samples, report %+v", len(samples), rep)
+	}
+}
