@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -38,7 +39,12 @@ const weightsFormat = "refugelab-weights/1"
 
 // Save writes every parameter as <name>.npy (little-endian float32, C
 // order) and header.json into dir (created if needed), each atomically.
-func (m *Model) Save(dir string) error {
+func (m *Model) Save(dir string) error { return m.SaveWith(dir, data.WriteFileAtomic) }
+
+// SaveWith is Save with a caller-supplied file writer (train writes
+// checkpoints into a temporary folder that is renamed as a whole, so it
+// skips the per-file sync of WriteFileAtomic).
+func (m *Model) SaveWith(dir string, write func(path string, b []byte) error) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save weights: %w", err)
 	}
@@ -46,7 +52,7 @@ func (m *Model) Save(dir string) error {
 	for _, p := range m.params {
 		b := EncodeNPY(p.Data, p.Shape)
 		file := p.Name + ".npy"
-		if err := data.WriteFileAtomic(filepath.Join(dir, file), b); err != nil {
+		if err := write(filepath.Join(dir, file), b); err != nil {
 			return err
 		}
 		sum := sha256.Sum256(b)
@@ -56,7 +62,7 @@ func (m *Model) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	return data.WriteFileAtomic(filepath.Join(dir, "header.json"), append(j, '\n'))
+	return write(filepath.Join(dir, "header.json"), append(j, '\n'))
 }
 
 // EncodeNPY returns the NumPy .npy (format 1.0) bytes of a float32 array.
@@ -94,6 +100,12 @@ func ReadNPY(path string) ([]float32, []int, error) {
 		return nil, nil, err
 	}
 	defer f.Close()
+	return DecodeNPY(f, path)
+}
+
+// DecodeNPY decodes a float32 .npy stream (C order); name is used in
+// errors.
+func DecodeNPY(f io.Reader, path string) ([]float32, []int, error) {
 	r, err := npyio.NewReader(f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)

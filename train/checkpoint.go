@@ -1,20 +1,133 @@
 package train
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
-	"github.com/refugelab/refugelab/data"
 	"github.com/refugelab/refugelab/nn"
 )
 
-// optHeader is optimizer/optimizer.json of a checkpoint.
+// optHeader is optimizer.json inside optimizer.npz.
 type optHeader struct {
 	Name  string   `json:"name"`
 	Step  int64    `json:"step"`
 	Files []string `json:"files"`
+}
+
+// saveOptimizer writes the optimizer state as one NumPy .npz archive
+// (stored zip of m.<param>.npy and v.<param>.npy, readable with
+// numpy.load) plus optimizer.json with the name and step count.
+func saveOptimizer(path string, m *nn.Model, o *Optimizer) error {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := optHeader{Name: o.State.Name, Step: o.State.Step}
+	add := func(name string, b []byte) error {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	for i, p := range m.Params() {
+		for _, bf := range []struct {
+			kind string
+			v    [][]float32
+		}{{"m", o.State.M}, {"v", o.State.V}} {
+			if bf.v == nil {
+				continue
+			}
+			f := bf.kind + "." + p.Name + ".npy"
+			if err := add(f, nn.EncodeNPY(bf.v[i], p.Shape)); err != nil {
+				return err
+			}
+			h.Files = append(h.Files, f)
+		}
+	}
+	j, _ := json.MarshalIndent(h, "", "  ")
+	if err := add("optimizer.json", j); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return writeFile(path, buf.Bytes())
+}
+
+func loadOptimizer(path string, m *nn.Model, o *Optimizer) error {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return fmt.Errorf("optimizer state: %w", err)
+	}
+	defer zr.Close()
+	files := map[string]*zip.File{}
+	for _, f := range zr.File {
+		files[f.Name] = f
+	}
+	read := func(name string) ([]byte, error) {
+		f, ok := files[name]
+		if !ok {
+			return nil, fmt.Errorf("optimizer state %s: no %s", path, name)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(rc)
+	}
+	hb, err := read("optimizer.json")
+	if err != nil {
+		return err
+	}
+	var h optHeader
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return fmt.Errorf("optimizer state %s: %w", path, err)
+	}
+	if h.Name != o.State.Name {
+		return fmt.Errorf("optimizer state %s: optimizer %s, the config asks for %s", path, h.Name, o.State.Name)
+	}
+	for i, p := range m.Params() {
+		for _, bf := range []struct {
+			kind string
+			v    [][]float32
+		}{{"m", o.State.M}, {"v", o.State.V}} {
+			if bf.v == nil {
+				continue
+			}
+			name := bf.kind + "." + p.Name + ".npy"
+			b, err := read(name)
+			if err != nil {
+				return err
+			}
+			vals, shape, err := nn.DecodeNPY(bytes.NewReader(b), path+":"+name)
+			if err != nil {
+				return fmt.Errorf("optimizer state: %w", err)
+			}
+			if len(vals) != len(bf.v[i]) {
+				return fmt.Errorf("optimizer state %s:%s: shape %v, expected %v", path, name, shape, p.Shape)
+			}
+			copy(bf.v[i], vals)
+		}
+	}
+	o.State.Step = h.Step
+	return nil
+}
+
+// writeFile writes a file inside a checkpoint's temporary folder. No
+// per-file sync: the folder becomes visible only by the final rename, so a
+// killed process leaves either the old or the new complete checkpoint
+// (after a power loss, header.json's SHA-256 sums reveal a torn file).
+func writeFile(path string, b []byte) error {
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
 }
 
 // saveCheckpoint writes a checkpoint folder (weights as in nn.Save, the
@@ -25,40 +138,19 @@ func saveCheckpoint(dir string, m *nn.Model, o *Optimizer, st *fitState) error {
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
-	if err := m.Save(tmp); err != nil {
+	if err := m.SaveWith(tmp, writeFile); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
 	if o != nil {
-		od := filepath.Join(tmp, "optimizer")
-		if err := os.MkdirAll(od, 0o755); err != nil {
-			return err
-		}
-		h := optHeader{Name: o.State.Name, Step: o.State.Step}
-		for i, p := range m.Params() {
-			for _, buf := range []struct {
-				kind string
-				v    [][]float32
-			}{{"m", o.State.M}, {"v", o.State.V}} {
-				if buf.v == nil {
-					continue
-				}
-				f := buf.kind + "." + p.Name + ".npy"
-				if err := data.WriteFileAtomic(filepath.Join(od, f), nn.EncodeNPY(buf.v[i], p.Shape)); err != nil {
-					return err
-				}
-				h.Files = append(h.Files, f)
-			}
-		}
-		b, _ := json.MarshalIndent(h, "", "  ")
-		if err := data.WriteFileAtomic(filepath.Join(od, "optimizer.json"), append(b, '\n')); err != nil {
-			return err
+		if err := saveOptimizer(filepath.Join(tmp, "optimizer.npz"), m, o); err != nil {
+			return fmt.Errorf("checkpoint %s: %w", dir, err)
 		}
 	}
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := data.WriteFileAtomic(filepath.Join(tmp, "state.json"), append(b, '\n')); err != nil {
+	if err := writeFile(filepath.Join(tmp, "state.json"), append(b, '\n')); err != nil {
 		return err
 	}
 	old := dir + ".old"
@@ -101,38 +193,9 @@ func loadLatest(ckpt string, m *nn.Model, o *Optimizer, st *fitState) (bool, err
 	if err := m.Load(dir); err != nil {
 		return false, err
 	}
-	od := filepath.Join(dir, "optimizer")
-	hb, err := os.ReadFile(filepath.Join(od, "optimizer.json"))
-	if err != nil {
-		return false, fmt.Errorf("optimizer state: %w", err)
+	if err := loadOptimizer(filepath.Join(dir, "optimizer.npz"), m, o); err != nil {
+		return false, err
 	}
-	var h optHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return false, fmt.Errorf("%s: %w", filepath.Join(od, "optimizer.json"), err)
-	}
-	if h.Name != o.State.Name {
-		return false, fmt.Errorf("%s: optimizer %s, the config asks for %s", od, h.Name, o.State.Name)
-	}
-	for i, p := range m.Params() {
-		for _, buf := range []struct {
-			kind string
-			v    [][]float32
-		}{{"m", o.State.M}, {"v", o.State.V}} {
-			if buf.v == nil {
-				continue
-			}
-			path := filepath.Join(od, buf.kind+"."+p.Name+".npy")
-			vals, shape, err := nn.ReadNPY(path)
-			if err != nil {
-				return false, fmt.Errorf("optimizer state: %w", err)
-			}
-			if len(vals) != len(buf.v[i]) {
-				return false, fmt.Errorf("optimizer state %s: shape %v, expected %v", path, shape, p.Shape)
-			}
-			copy(buf.v[i], vals)
-		}
-	}
-	o.State.Step = h.Step
 	s.mem = nil
 	*st = s
 	return true, nil
