@@ -80,7 +80,7 @@ func FileSHA256(path string) (string, error) {
 
 // synthCacheVersion changes whenever the synthetic generator's output
 // changes, so cached synthetic inputs are not reused across versions.
-const synthCacheVersion = "synth-v1"
+const synthCacheVersion = "synth-v2"
 
 // SampleCacheKey returns the cache key of a sample prepared by p: the
 // SHA-256 of the image (and mask) file bytes, or for in-memory synthetic

@@ -109,11 +109,13 @@ type synthGeom struct {
 	noiseSeed  uint64
 	vessels    []vesselSeg
 	tex1, tex2 valueNoise
+	gain, gam  float64 // per-image exposure: v -> gain·v^gam
 }
 
 type vesselSeg struct {
 	x0, y0, x1, y1 float64
 	w              float64 // full width in px
+	dark           float64 // 1 for veins, lighter for arteries
 }
 
 // valueNoise is a bilinearly interpolated random grid in [-1, 1].
@@ -218,12 +220,12 @@ func (g *synthGeom) addVessels(index int, seed uint64) {
 	if s < 0 {
 		trunks[4].angle = math.Pi
 	}
-	var grow func(x, y, ang, curve, width float64, steps, depth int)
-	grow = func(x, y, ang, curve, width float64, steps, depth int) {
+	var grow func(x, y, ang, curve, width, dark float64, steps, depth int)
+	grow = func(x, y, ang, curve, width, dark float64, steps, depth int) {
 		for i := 0; i < steps; i++ {
 			ang += curve + 4*deg*r.NormFloat64()
 			nx, ny := x+step*math.Cos(ang), y+step*math.Sin(ang)
-			g.vessels = append(g.vessels, vesselSeg{x, y, nx, ny, width})
+			g.vessels = append(g.vessels, vesselSeg{x, y, nx, ny, width, dark})
 			x, y = nx, ny
 			if math.Hypot(x-g.fovC.X, y-g.fovC.Y) > g.fovR {
 				return
@@ -235,17 +237,30 @@ func (g *synthGeom) addVessels(index int, seed uint64) {
 					side = -1
 				}
 				bang := ang + side*(30+30*r.Float64())*deg
-				grow(x, y, bang, (r.Float64()-0.5)*3*deg, width*0.65, (steps-i)/2+3, depth+1)
+				grow(x, y, bang, (r.Float64()-0.5)*3*deg, width*0.65, dark, (steps-i)/2+3, depth+1)
 			}
 		}
 	}
-	for _, t := range trunks {
+	// Each main trunk is a vein (dark, wide) with an artery (lighter,
+	// narrower) running beside it at a small angle; the small nasal branch
+	// is a single vein.
+	for k, t := range trunks {
 		sx := g.disc.X + 0.15*g.a*r.NormFloat64()
 		sy := g.disc.Y + 0.15*g.b*r.NormFloat64()
-		grow(sx, sy, t.angle, t.curve, t.width, int(t.length*g.fovR/step), 0)
+		n := int(t.length * g.fovR / step)
+		grow(sx, sy, t.angle, t.curve, t.width, 1, n, 0)
+		if k < 4 {
+			off := (8 + 6*r.Float64()) * deg
+			if r.IntN(2) == 0 {
+				off = -off
+			}
+			grow(sx, sy, t.angle+off, t.curve, 0.75*t.width, 0.6, n, 0)
+		}
 	}
 	g.tex1 = newValueNoise(r, g.w, g.h, g.fovR/4)
 	g.tex2 = newValueNoise(r, g.w, g.h, g.fovR/18)
+	g.gain = math.Max(0.75, math.Min(1.25, 1+0.08*r.NormFloat64()))
+	g.gam = math.Exp(0.1 * r.NormFloat64())
 }
 
 func smoothstep(e0, e1, x float64) float64 {
@@ -307,7 +322,7 @@ func Synthesize(index int, seed uint64, opt SynthOptions) (*Image, *Mask, SynthT
 				if d >= 1.6 {
 					continue
 				}
-				v := float32(math.Exp(-1.2 * d * d))
+				v := float32(s.dark * math.Exp(-1.2*d*d))
 				if i := y*w + x; v > vmap[i] {
 					vmap[i] = v
 				}
@@ -356,7 +371,7 @@ func Synthesize(index int, seed uint64, opt SynthOptions) (*Image, *Mask, SynthT
 							v = v*(1-wd) + g.dev.disc[ch]*wd
 							v = v*(1-wc) + g.dev.cup[ch]*wc
 							v *= illum * (1 - g.dev.vesselDim[ch]*vd)
-							c[ch] = v * fov
+							c[ch] = g.gain * math.Pow(math.Max(v, 0), g.gam) * fov
 						}
 					}
 					for ch := 0; ch < 3; ch++ {
