@@ -171,7 +171,7 @@ func secDatasets(r *run) *section {
 		s.p(txt("description.json lists no data sources."))
 		return s
 	}
-	s.p(txt(fmt.Sprintf("The run loaded %d data source(s); all of them feed the train/validation/test partition of Section 2, so the same sources serve training and model selection.", len(ds))))
+	s.p(txt(fmt.Sprintf("The run loaded %d data source(s); Section 2 gives how their samples were partitioned into the training set, the validation set used for model selection, and the test set.", len(ds))))
 	t := &table{Caption: "Data sources and their annotations.", Align: "plrrrrrr",
 		Head: []string{"Source", "Format", "Images", "Glaucoma", "Normal", "Unknown label", "With mask", "With fovea"}}
 	for _, x := range ds {
@@ -220,7 +220,9 @@ func perSplitTable(r *run) *table {
 	colSet := map[string]bool{}
 	for _, m := range sp.PerSplit {
 		for k := range m {
-			colSet[k] = true
+			if k != "images" { // the Images column comes from split.counts
+				colSet[k] = true
+			}
 		}
 	}
 	cols := orderKeys(keys(colSet), []string{"glaucoma", "normal", "unknown_label", "with_mask", "with_fovea"})
@@ -236,7 +238,11 @@ func perSplitTable(r *run) *table {
 			continue
 		}
 		seen[name] = true
-		row := []cell{c(txt(name)), c(txt(fint(sp.Counts[name])))}
+		n, ok := sp.Counts[name]
+		if !ok {
+			n = sp.PerSplit[name]["images"]
+		}
+		row := []cell{c(txt(name)), c(txt(fint(n)))}
 		for _, k := range cols {
 			row = append(row, c(txt(fint(sp.PerSplit[name][k]))))
 		}
@@ -455,13 +461,38 @@ func secLanguage(r *run) *section {
 		s.p(ln...)
 	}
 	if len(lang.Modules) > 0 {
-		t := &table{Caption: "Go modules linked into the binary.", Align: "ll", Head: []string{"Module", "Version"}}
+		// The modules that do the work get a table; the rest (their own
+		// dependencies: fonts, codecs, terminal helpers) one line.
+		t := &table{Caption: "Main Go modules linked into the binary.", Align: "lll", Head: []string{"Module", "Version", "Role"}}
+		var rest []string
 		for _, m := range lang.Modules {
-			t.Rows = append(t.Rows, []cell{c(code(m.Path)), c(code(m.Version))})
+			if role, ok := moduleRoles[m.Path]; ok {
+				t.Rows = append(t.Rows, []cell{c(code(m.Path)), c(code(m.Version)), c(txt(role))})
+			} else {
+				rest = append(rest, m.Path+" "+m.Version)
+			}
 		}
-		s.add(t)
+		if len(t.Rows) > 0 {
+			s.add(t)
+		}
+		if len(rest) > 0 {
+			s.p(txt(fmt.Sprintf("Other modules linked (%d): ", len(rest))), code(strings.Join(rest, ", ")), txt("."))
+		}
 	}
 	return s
+}
+
+// moduleRoles names the role of the modules refugelab builds on.
+var moduleRoles = map[string]string{
+	"gorgonia.org/gorgonia":       "computation graphs, automatic differentiation",
+	"gorgonia.org/tensor":         "tensors",
+	"gonum.org/v1/gonum":          "numerics",
+	"gonum.org/v1/plot":           "report figures",
+	"github.com/sbinet/npyio":     ".npy weights and cache",
+	"gopkg.in/yaml.v3":            "experiment files",
+	"golang.org/x/image":          "BMP masks, image codecs",
+	"github.com/xuri/excelize/v2": "REFUGE .xlsx label sheets",
+	"github.com/cheggaaa/pb/v3":   "progress bars",
 }
 
 func secTraining(r *run) *section {
@@ -517,7 +548,7 @@ func secTraining(r *run) *section {
 		wall = r.Manifest.WallSeconds
 	}
 	s.add(&heading{Text: "Hardware"})
-	s.p(txt(fmt.Sprintf("Trained and evaluated on CPU only: %s, %d logical CPUs, GOMAXPROCS %d, %s/%s. Wall time of the whole run: %s.",
+	s.p(txt(fmt.Sprintf("Trained and evaluated on %s, %d logical CPUs, GOMAXPROCS %d, %s/%s. Wall time of the whole run: %s.",
 		orDash(h.CPU), h.NumCPU, h.GOMAXPROCS, orDash(h.OS), orDash(h.Arch), fsec(wall))))
 	return s
 }

@@ -4,12 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"image"
 	"image/color"
-	"image/png"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -118,7 +114,10 @@ func textStyle(size vg.Length, bold bool) draw.TextStyle {
 func wrap(sty draw.TextStyle, s string, w vg.Length) []string {
 	var lines []string
 	for _, para := range strings.Split(s, "\n") {
-		words := strings.Fields(para)
+		var words []string
+		for _, wd := range strings.Fields(para) {
+			words = append(words, splitWide(sty, wd, w)...)
+		}
 		cur := ""
 		for _, wd := range words {
 			try := wd
@@ -139,6 +138,29 @@ func wrap(sty draw.TextStyle, s string, w vg.Length) []string {
 	return lines
 }
 
+// splitWide splits a word wider than w after / _ . or, failing those,
+// between characters, so that no piece is wider than w.
+func splitWide(sty draw.TextStyle, wd string, w vg.Length) []string {
+	var out []string
+	for sty.Width(wd) > w {
+		rs := []rune(wd)
+		fit, natural := 1, 0
+		for i := 1; i < len(rs) && sty.Width(string(rs[:i])) <= w; i++ {
+			fit = i
+			if strings.ContainsRune("/_.-", rs[i-1]) {
+				natural = i
+			}
+		}
+		cut := fit
+		if natural > 0 {
+			cut = natural
+		}
+		out = append(out, string(rs[:cut]))
+		wd = string(rs[cut:])
+	}
+	return append(out, wd)
+}
+
 // shortStep takes the leading clause of a Describe sentence for the
 // schematic: up to the first "(", ";" or ":".
 func shortStep(s string) string {
@@ -146,8 +168,20 @@ func shortStep(s string) string {
 	if i := strings.IndexAny(s, "(;:"); i > 0 {
 		s = s[:i]
 	}
-	return strings.TrimRight(strings.TrimSpace(s), ".,")
+	s = strings.TrimRight(strings.TrimSpace(s), ".,")
+	if r := []rune(s); len(r) > maxStepChars {
+		cut := strings.LastIndexByte(string(r[:maxStepChars]), ' ')
+		if cut <= 0 {
+			cut = len(string(r[:maxStepChars]))
+		}
+		s = strings.TrimRight(s[:cut], ",;") + " …"
+	}
+	return s
 }
+
+// maxStepChars bounds a step's text in the schematic; the full sentence is
+// in the Preprocessing and Post-processing sections.
+const maxStepChars = 64
 
 // ---- schematic ----
 
@@ -519,227 +553,4 @@ func curvesFigure(r *run, task string) (*figureFiles, error) {
 			p.Draw(cs[0][j])
 		}
 	})
-}
-
-// ---- qualitative ----
-
-// tilePx is the raster size of one qualitative tile; tileIn its size in
-// the figure, so that the PNG is drawn 1:1 at pngDPI.
-const (
-	tilePx = 300
-	tileIn = vg.Length(tilePx) / pngDPI * vg.Inch
-)
-
-func qualitativeFigure(r *run) (*figureFiles, error) {
-	cases, labels := qualRanked(r)
-	if len(cases) == 0 {
-		return nil, fmt.Errorf("qualitative/index.json lists no cases")
-	}
-	tiles := make([]image.Image, len(cases))
-	for i, q := range cases {
-		img, err := overlayTile(r, q)
-		if err != nil {
-			return nil, err
-		}
-		tiles[i] = img
-	}
-	cols := min(4, len(cases))
-	rows := (len(cases) + cols - 1) / cols
-	const gap = 0.08 * vg.Inch
-	capH := 0.22 * vg.Inch
-	legendH := 0.25 * vg.Inch
-	w := vg.Length(cols)*(tileIn+gap) + gap
-	h := vg.Length(rows)*(tileIn+capH+gap) + gap + legendH
-	ts := textStyle(7.5, false)
-	ts.XAlign = draw.XCenter
-	return render(w, h, func(dc draw.Canvas) {
-		for i, img := range tiles {
-			cx, cy := i%cols, i/cols
-			x := dc.Min.X + gap + vg.Length(cx)*(tileIn+gap)
-			yTop := dc.Max.Y - gap - vg.Length(cy)*(tileIn+capH+gap)
-			q := cases[i]
-			dc.FillText(ts, vg.Point{X: x + tileIn/2, Y: yTop - capH*0.75}, fmt.Sprintf("%s %d: %s (%s)", labels[i], rankWithin(labels, i), q.Stem, q.Split))
-			dc.DrawImage(vg.Rectangle{Min: vg.Point{X: x, Y: yTop - capH - tileIn}, Max: vg.Point{X: x + tileIn, Y: yTop - capH}}, img)
-		}
-		// Legend.
-		ly := dc.Min.Y + legendH/2
-		lx := dc.Min.X + gap
-		ls := textStyle(7.5, false)
-		ls.YAlign = draw.YCenter
-		for _, it := range []struct {
-			c color.Color
-			t string
-		}{{colGT, "ground truth (disc, cup, fovea +)"}, {colPredDisc, "predicted disc"}, {colPredCup, "predicted cup, predicted fovea ×"}} {
-			dc.StrokeLines(draw.LineStyle{Color: it.c, Width: 2}, []vg.Point{{X: lx, Y: ly}, {X: lx + 14, Y: ly}})
-			dc.FillText(ls, vg.Point{X: lx + 18, Y: ly}, it.t)
-			lx += 18 + ls.Width(it.t) + 14
-		}
-	})
-}
-
-// readPNG decodes a PNG file.
-func readPNG(path string) (image.Image, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return img, nil
-}
-
-// maskLevels reads a REFUGE-coded mask PNG as grey values (0 cup, 128 rim,
-// 255 background).
-func maskLevels(path string, w, h int) ([]uint8, error) {
-	img, err := readPNG(path)
-	if err != nil {
-		return nil, err
-	}
-	b := img.Bounds()
-	if b.Dx() != w || b.Dy() != h {
-		return nil, fmt.Errorf("%s: mask is %dx%d but its image is %dx%d", path, b.Dx(), b.Dy(), w, h)
-	}
-	out := make([]uint8, w*h)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			g := color.GrayModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.Gray)
-			out[y*w+x] = g.Y
-		}
-	}
-	return out, nil
-}
-
-// overlayTile renders one case: the image scaled to fit tilePx (bilinear),
-// the contours of the ground-truth and predicted disc (<255) and cup (==0)
-// computed on the nearest-neighbour upscaled masks, and the fovea points.
-func overlayTile(r *run, q qualCase) (image.Image, error) {
-	dir := filepath.Join(r.QualDir, q.Split)
-	src, err := readPNG(filepath.Join(dir, q.Stem+"_image.png"))
-	if err != nil {
-		return nil, err
-	}
-	sb := src.Bounds()
-	w, h := sb.Dx(), sb.Dy()
-	k := float64(tilePx) / float64(max(w, h))
-	ow, oh := int(math.Round(float64(w)*k)), int(math.Round(float64(h)*k))
-	out := image.NewRGBA(image.Rect(0, 0, tilePx, tilePx))
-	for i := range out.Pix {
-		out.Pix[i] = 255
-	}
-	offX, offY := (tilePx-ow)/2, (tilePx-oh)/2
-	// Bilinear resampling with the pixel-centre convention.
-	at := func(x, y int) (float64, float64, float64) {
-		x = min(max(x, 0), w-1)
-		y = min(max(y, 0), h-1)
-		cr, cg, cb, _ := src.At(sb.Min.X+x, sb.Min.Y+y).RGBA()
-		return float64(cr) / 257, float64(cg) / 257, float64(cb) / 257
-	}
-	for oy := 0; oy < oh; oy++ {
-		sy := (float64(oy)+0.5)/k - 0.5
-		y0 := int(math.Floor(sy))
-		fy := sy - float64(y0)
-		for ox := 0; ox < ow; ox++ {
-			sx := (float64(ox)+0.5)/k - 0.5
-			x0 := int(math.Floor(sx))
-			fx := sx - float64(x0)
-			r00, g00, b00 := at(x0, y0)
-			r10, g10, b10 := at(x0+1, y0)
-			r01, g01, b01 := at(x0, y0+1)
-			r11, g11, b11 := at(x0+1, y0+1)
-			lerp := func(a, b, c, d float64) uint8 {
-				v := (a*(1-fx)+b*fx)*(1-fy) + (c*(1-fx)+d*fx)*fy
-				return uint8(math.Round(math.Min(255, math.Max(0, v))))
-			}
-			o := out.PixOffset(offX+ox, offY+oy)
-			out.Pix[o] = lerp(r00, r10, r01, r11)
-			out.Pix[o+1] = lerp(g00, g10, g01, g11)
-			out.Pix[o+2] = lerp(b00, b10, b01, b11)
-			out.Pix[o+3] = 255
-		}
-	}
-	// Ground truth is drawn just outside its boundary, the prediction just
-	// inside its own, so identical masks show both lines side by side.
-	contour := func(mask []uint8, in func(v uint8) bool, col color.RGBA, outside bool) {
-		member := func(ox, oy int) bool {
-			if ox < 0 || oy < 0 || ox >= ow || oy >= oh {
-				return false
-			}
-			sx := min(int(float64(ox)/k), w-1)
-			sy := min(int(float64(oy)/k), h-1)
-			return in(mask[sy*w+sx])
-		}
-		for oy := 0; oy < oh; oy++ {
-			for ox := 0; ox < ow; ox++ {
-				if member(ox, oy) == outside {
-					continue
-				}
-				edge := false
-				for _, d := range [][2]int{{-1, 0}, {1, 0}, {0, -1}, {0, 1}, {-2, 0}, {2, 0}, {0, -2}, {0, 2}} {
-					if member(ox+d[0], oy+d[1]) == outside {
-						edge = true
-						break
-					}
-				}
-				if edge {
-					out.SetRGBA(offX+ox, offY+oy, col)
-				}
-			}
-		}
-	}
-	disc := func(v uint8) bool { return v < 255 }
-	cup := func(v uint8) bool { return v == 0 }
-	for _, m := range []struct {
-		file      string
-		disc, cup color.RGBA
-		outside   bool
-	}{{"_gt.png", colGT, colGT, true}, {"_pred.png", colPredDisc, colPredCup, false}} {
-		p := filepath.Join(dir, q.Stem+m.file)
-		if _, err := os.Stat(p); err != nil {
-			continue // optional: e.g. a fovea-only run has no masks
-		}
-		lv, err := maskLevels(p, w, h)
-		if err != nil {
-			return nil, err
-		}
-		contour(lv, disc, m.disc, m.outside)
-		contour(lv, cup, m.cup, m.outside)
-	}
-	mark := func(pt []float64, col color.RGBA, diagonal bool) {
-		if len(pt) != 2 {
-			return
-		}
-		cx := (pt[0]+0.5)*k - 0.5 + float64(offX)
-		cy := (pt[1]+0.5)*k - 0.5 + float64(offY)
-		for t := -7; t <= 7; t++ {
-			for s := -1; s <= 1; s++ {
-				var pts [][2]float64
-				if diagonal {
-					pts = [][2]float64{{float64(t), float64(t + s)}, {float64(t), float64(-t + s)}}
-				} else {
-					pts = [][2]float64{{float64(t), float64(s)}, {float64(s), float64(t)}}
-				}
-				for _, d := range pts {
-					x, y := int(math.Round(cx+d[0])), int(math.Round(cy+d[1]))
-					if image.Pt(x, y).In(out.Bounds()) {
-						out.SetRGBA(x, y, col)
-					}
-				}
-			}
-		}
-	}
-	mark(q.FoveaGT, colGT, false)
-	mark(q.FoveaPred, colPredCup, true)
-	return out, nil
-}
-
-// rankWithin numbers the best cases 1, 2, ... from the top and the worst
-// cases 1, 2, ... from the bottom (worst 1 is the worst case).
-func rankWithin(labels []string, i int) int {
-	if labels[i] == "best" {
-		return i + 1
-	}
-	return len(labels) - i
 }

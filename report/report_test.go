@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -46,6 +47,40 @@ func copyRun(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+var (
+	baseOnce sync.Once
+	baseDir  string
+	baseErr  error
+	tmpRoot  string
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	var err error
+	tmpRoot, err = os.MkdirTemp("", "report-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(tmpRoot)
+	os.Exit(code)
+}
+
+// base returns the report of the unmodified fixture, generated once and
+// shared by the tests that only read it.
+func base(t *testing.T) string {
+	t.Helper()
+	baseOnce.Do(func() {
+		baseDir = filepath.Join(tmpRoot, "base")
+		_, baseErr = Generate(fixture, Options{OutDir: baseDir})
+	})
+	if baseErr != nil {
+		t.Fatalf("Generate: %v", baseErr)
+	}
+	return baseDir
 }
 
 // generate runs Generate on dir into a fresh output folder and returns it.
@@ -80,7 +115,7 @@ func normHTML(b []byte) []byte {
 }
 
 func TestGolden(t *testing.T) {
-	out := generate(t, fixture)
+	out := base(t)
 	for _, name := range []string{"report.md", "report.tex", "report.html"} {
 		got := read(t, filepath.Join(out, name))
 		if name == "report.html" {
@@ -124,7 +159,7 @@ func figureHashes(t *testing.T, out string) []byte {
 // TestFiguresDeterministic: two runs give byte-identical figures and
 // reports (gonum plot's SVG and PNG output carry no time stamps).
 func TestFiguresDeterministic(t *testing.T) {
-	a, b := generate(t, fixture), generate(t, fixture)
+	a, b := base(t), generate(t, fixture)
 	if ha, hb := figureHashes(t, a), figureHashes(t, b); !bytes.Equal(ha, hb) {
 		t.Errorf("figures differ between two runs:\n%s\n---\n%s", ha, hb)
 	}
@@ -150,7 +185,7 @@ func TestFiguresGolden(t *testing.T) {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		t.Skipf("figure hashes are pinned for linux/amd64, this is %s/%s", runtime.GOOS, runtime.GOARCH)
 	}
-	got := figureHashes(t, generate(t, fixture))
+	got := figureHashes(t, base(t))
 	gp := filepath.Join("testdata", "golden", "figures.sha256")
 	if *update {
 		if err := os.WriteFile(gp, got, 0o644); err != nil {
@@ -227,7 +262,7 @@ func changedLines(t *testing.T, name string, a, b []byte) []string {
 // TestOneValueChangesOneSentence: a change of one description value changes
 // exactly the line that states it, in every format.
 func TestOneValueChangesOneSentence(t *testing.T) {
-	base := generate(t, fixture)
+	orig := base(t)
 	cases := []struct {
 		name   string
 		edit   func(m map[string]any)
@@ -260,7 +295,7 @@ func TestOneValueChangesOneSentence(t *testing.T) {
 			editJSON(t, dir, "description.json", tc.edit)
 			out := generate(t, dir)
 			for _, f := range []string{"report.md", "report.tex", "report.html"} {
-				a, b := read(t, filepath.Join(base, f)), read(t, filepath.Join(out, f))
+				a, b := read(t, filepath.Join(orig, f)), read(t, filepath.Join(out, f))
 				if f == "report.html" {
 					a, b = normHTML(a), normHTML(b)
 				}
@@ -319,7 +354,7 @@ var tableRow = regexp.MustCompile(`^\| (.*) \|$`)
 // metrics.json value; every metric of metrics.json appears with its value,
 // interval, SD and n.
 func TestResultsNumbersEqualMetrics(t *testing.T) {
-	out := generate(t, fixture)
+	out := base(t)
 	md := string(read(t, filepath.Join(out, "report.md")))
 	res := mdSection(t, md, 11)
 	mj := metricsJSON(t)
