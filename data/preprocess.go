@@ -31,9 +31,10 @@ type StepSpec struct {
 //   - green {}: keep only the green channel.
 //   - clahe {clip: 2.0, tiles: 8}: contrast-limited adaptive histogram
 //     equalisation per channel, 256 bins, clip limit clip × mean bin count.
-//   - normalize {mode: per-image | fixed, mean, std}: per channel
-//     (x - mean) / std, with the image's own statistics (per-image) or fixed
-//     values (a number or one per channel).
+//   - normalize {mode: per-image | fixed | dataset, mean, std}: per channel
+//     (x - mean) / std, with the image's own statistics (per-image), fixed
+//     values (a number or one per channel), or the training images'
+//     statistics fitted once with Pipeline.FitDatasetStats (dataset).
 //
 // Geometric steps (fov-crop, resize, roi) must precede intensity steps
 // (green, clahe, normalize). The geometric steps are composed into one
@@ -485,17 +486,18 @@ func tileBlend(i int, ts float64, n int) (int, int, float64) {
 type normalizeStep struct {
 	mode      string
 	mean, std []float64
+	nImages   int // dataset mode: images the statistics were fitted on (0 = not fitted)
 }
 
 func buildNormalize(p *paramReader) (step, error) {
-	s := normalizeStep{mode: p.str("mode", "per-image", "per-image", "fixed")}
+	s := normalizeStep{mode: p.str("mode", "per-image", "per-image", "fixed", "dataset")}
 	s.mean = p.floats("mean")
 	s.std = p.floats("std")
 	if err := p.finish("mode", "mean", "std"); err != nil {
 		return nil, err
 	}
-	if s.mode == "per-image" && (s.mean != nil || s.std != nil) {
-		return nil, fmt.Errorf("preprocess.normalize: mean/std are only used with mode fixed (mode is per-image)")
+	if s.mode != "fixed" && (s.mean != nil || s.std != nil) {
+		return nil, fmt.Errorf("preprocess.normalize: mean/std are only given with mode fixed (mode is %s)", s.mode)
 	}
 	if s.mode == "fixed" {
 		if len(s.mean) == 0 || len(s.std) == 0 {
@@ -511,6 +513,12 @@ func buildNormalize(p *paramReader) (step, error) {
 }
 
 func (s normalizeStep) describe() string {
+	if s.mode == "dataset" {
+		if s.nImages == 0 {
+			return "Each channel is normalised with the mean and standard deviation of the training images (computed once over the training split)."
+		}
+		return fmt.Sprintf("Each channel is normalised with the training images' statistics: (x - mean) / std with mean %s and std %s, computed over %d training images.", fmtList(s.mean), fmtList(s.std), s.nImages)
+	}
 	if s.mode == "fixed" {
 		return fmt.Sprintf("Each channel is normalised with fixed statistics: (x - mean) / std with mean %s and std %s.", fmtList(s.mean), fmtList(s.std))
 	}
@@ -529,7 +537,7 @@ func fmtList(v []float64) string {
 }
 
 func (s normalizeStep) resolved() map[string]any {
-	if s.mode == "fixed" {
+	if s.mode == "fixed" || (s.mode == "dataset" && s.nImages > 0) {
 		return map[string]any{"mode": s.mode, "mean": s.mean, "std": s.std}
 	}
 	return map[string]any{"mode": s.mode}
@@ -549,7 +557,10 @@ func (s normalizeStep) apply(x *Image) *Image {
 	for c := 0; c < x.C; c++ {
 		p := x.Pix[c*plane : (c+1)*plane]
 		var mean, std float64
-		if s.mode == "fixed" {
+		if s.mode == "dataset" && s.nImages == 0 {
+			panic("preprocess.normalize: mode dataset is used before Pipeline.FitDatasetStats")
+		}
+		if s.mode != "per-image" {
 			mean, std = pick(s.mean, c), pick(s.std, c)
 		} else {
 			for _, v := range p {
@@ -813,4 +824,73 @@ func (p *Pipeline) PrepareSample(s *Sample, center *Point, discDiam float64, geo
 		return nil, fmt.Errorf("sample %s (%s): %w", s.ID, where, err)
 	}
 	return out, nil
+}
+
+// NeedsDatasetStats tells whether a normalize step in mode dataset still
+// waits for FitDatasetStats.
+func (p *Pipeline) NeedsDatasetStats() bool {
+	for _, s := range p.intensity {
+		if n, ok := s.(normalizeStep); ok && n.mode == "dataset" && n.nImages == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// FitDatasetStats fits the normalize step in mode dataset: xs are the
+// geometric outputs (PrepareGeometric) of the training images; the
+// intensity steps before normalize are applied to each, then the
+// per-channel mean and population standard deviation over all their
+// pixels (summed in the given order, so the result is deterministic) become
+// the step's statistics, shown by Describe and Resolved. Call it once
+// before the pipeline is used concurrently.
+func (p *Pipeline) FitDatasetStats(xs []*Image) error {
+	k := -1
+	for i, s := range p.intensity {
+		if n, ok := s.(normalizeStep); ok && n.mode == "dataset" {
+			k = i
+			break
+		}
+	}
+	if k < 0 {
+		return fmt.Errorf("preprocess.normalize: FitDatasetStats needs a normalize step with mode dataset")
+	}
+	if len(xs) == 0 {
+		return fmt.Errorf("preprocess.normalize: mode dataset needs at least one training image to fit its statistics")
+	}
+	var sum, sq []float64
+	var count float64
+	for j, x := range xs {
+		for _, s := range p.intensity[:k] {
+			x = s.apply(x)
+		}
+		if sum == nil {
+			sum, sq = make([]float64, x.C), make([]float64, x.C)
+		}
+		if x.C != len(sum) {
+			return fmt.Errorf("preprocess.normalize: training image %d has %d channels, the first had %d", j, x.C, len(sum))
+		}
+		plane := x.W * x.H
+		for c := 0; c < x.C; c++ {
+			for _, v := range x.Pix[c*plane : (c+1)*plane] {
+				sum[c] += float64(v)
+				sq[c] += float64(v) * float64(v)
+			}
+		}
+		count += float64(plane)
+	}
+	n := p.intensity[k].(normalizeStep)
+	n.mean, n.std = make([]float64, len(sum)), make([]float64, len(sum))
+	for c := range sum {
+		m := sum[c] / count
+		sd := math.Sqrt(math.Max(0, sq[c]/count-m*m))
+		if sd < 1e-6 {
+			sd = 1
+		}
+		n.mean[c], n.std[c] = m, sd
+	}
+	n.nImages = len(xs)
+	p.intensity[k] = n
+	p.specs[len(p.geom)+k] = StepSpec{Name: "normalize", Params: n.resolved()}
+	return nil
 }

@@ -273,3 +273,40 @@ func TestPrepareSample(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestNormalizeDataset: two 1×2 training images [0 1] and [1 1] after
+// green (single channel): mean 3/4, population sd sqrt(3/4 - 9/16) =
+// sqrt(3)/4 = 0.4330127; 0.75 maps to 0 and 1 to (1-0.75)/0.4330127 =
+// 0.5773503.
+func TestNormalizeDataset(t *testing.T) {
+	p, err := NewPipeline([]StepSpec{{Name: "green"}, {Name: "normalize", Params: map[string]any{"mode": "dataset"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.NeedsDatasetStats() || !strings.Contains(p.Describe()[1], "computed once over the training split") {
+		t.Fatalf("unfitted: %v %q", p.NeedsDatasetStats(), p.Describe())
+	}
+	mk := func(g0, g1 float32) *Image {
+		return &Image{W: 2, H: 1, C: 3, Pix: []float32{9, 9, g0, g1, 9, 9}}
+	}
+	if err := p.FitDatasetStats([]*Image{mk(0, 1), mk(1, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	out := p.Intensity(mk(0.75, 1))
+	if out.C != 1 || math.Abs(float64(out.Pix[0])) > 1e-7 || math.Abs(float64(out.Pix[1])-0.5773503) > 1e-6 {
+		t.Fatalf("normalised %v", out.Pix)
+	}
+	if p.NeedsDatasetStats() || !strings.Contains(p.Describe()[1], "mean 0.75 and std 0.433, computed over 2 training images") {
+		t.Fatalf("fitted describe %q", p.Describe())
+	}
+	if r := p.Resolved()[1].Params; r["mode"] != "dataset" || r["mean"].([]float64)[0] != 0.75 {
+		t.Fatalf("resolved %v", r)
+	}
+	if _, err := NewPipeline([]StepSpec{{Name: "normalize", Params: map[string]any{"mode": "dataset", "mean": 0.5}}}); err == nil || !strings.Contains(err.Error(), "only given with mode fixed") {
+		t.Fatalf("dataset with mean: %v", err)
+	}
+	q, _ := NewPipeline([]StepSpec{{Name: "normalize"}})
+	if err := q.FitDatasetStats(nil); err == nil || !strings.Contains(err.Error(), "mode dataset") {
+		t.Fatalf("fit without dataset step: %v", err)
+	}
+}
