@@ -445,7 +445,7 @@ func secLanguage(r *run) *section {
 	}
 	line = append(line, txt("; versions below come from the binary's build information."))
 	s.p(line...)
-	if lang.Framework != "" {
+	if lang.Framework != "" && gorg == "" {
 		s.p(txt("Deep-learning framework: " + sentence(lang.Framework)))
 	}
 	mm := r.Manifest.MainModule
@@ -465,11 +465,16 @@ func secLanguage(r *run) *section {
 		// dependencies: fonts, codecs, terminal helpers) one line.
 		t := &table{Caption: "Main Go modules linked into the binary.", Align: "lll", Head: []string{"Module", "Version", "Role"}}
 		var rest []string
+		byPath := map[string]module{}
 		for _, m := range lang.Modules {
-			if role, ok := moduleRoles[m.Path]; ok {
-				t.Rows = append(t.Rows, []cell{c(code(m.Path)), c(code(m.Version)), c(txt(role))})
-			} else {
+			byPath[m.Path] = m
+			if moduleRole(m.Path) == "" {
 				rest = append(rest, m.Path+" "+m.Version)
+			}
+		}
+		for _, mr := range moduleRoles {
+			if m, ok := byPath[mr.path]; ok {
+				t.Rows = append(t.Rows, []cell{c(code(m.Path)), c(code(m.Version)), c(txt(mr.role))})
 			}
 		}
 		if len(t.Rows) > 0 {
@@ -482,17 +487,27 @@ func secLanguage(r *run) *section {
 	return s
 }
 
-// moduleRoles names the role of the modules refugelab builds on.
-var moduleRoles = map[string]string{
-	"gorgonia.org/gorgonia":       "computation graphs, automatic differentiation",
-	"gorgonia.org/tensor":         "tensors",
-	"gonum.org/v1/gonum":          "numerics",
-	"gonum.org/v1/plot":           "report figures",
-	"github.com/sbinet/npyio":     ".npy weights and cache",
-	"gopkg.in/yaml.v3":            "experiment files",
-	"golang.org/x/image":          "BMP masks, image codecs",
-	"github.com/xuri/excelize/v2": "REFUGE .xlsx label sheets",
-	"github.com/cheggaaa/pb/v3":   "progress bars",
+// moduleRoles names the role of the modules refugelab builds on, in the
+// order the report lists them.
+var moduleRoles = []struct{ path, role string }{
+	{"gorgonia.org/gorgonia", "computation graphs, automatic differentiation"},
+	{"gorgonia.org/tensor", "tensors"},
+	{"gonum.org/v1/gonum", "numerics"},
+	{"github.com/sbinet/npyio", ".npy weights and cache"},
+	{"gopkg.in/yaml.v3", "experiment files"},
+	{"golang.org/x/image", "BMP masks, image codecs"},
+	{"github.com/xuri/excelize/v2", "REFUGE .xlsx label sheets"},
+	{"gonum.org/v1/plot", "report figures"},
+	{"github.com/cheggaaa/pb/v3", "progress bars"},
+}
+
+func moduleRole(path string) string {
+	for _, mr := range moduleRoles {
+		if mr.path == path {
+			return mr.role
+		}
+	}
+	return ""
 }
 
 func secTraining(r *run) *section {

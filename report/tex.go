@@ -75,7 +75,8 @@ const texLinePt = 472.0
 
 // Rough metrics of \small text, used only to share the line between columns.
 const (
-	texCharPt = 6.0  // average character width (bold headers are wider)
+	texCharPt = 5.2  // average character width of a cell
+	texHeadPt = 6.2  // average character width of a bold header
 	texColSep = 12.0 // inter-column space (2 \tabcolsep)
 )
 
@@ -107,13 +108,13 @@ func writeTexTable(b *strings.Builder, t *table) {
 			np++
 			continue
 		}
-		w := headW(t.Head[i])
+		w := float64(headW(t.Head[i])) * texHeadPt
 		for _, row := range t.Rows {
 			if i < len(row) {
-				w = max(w, spansLen(row[i].Spans))
+				w = max(w, float64(spansLen(row[i].Spans))*texCharPt)
 			}
 		}
-		fixed += float64(w)*texCharPt + texColSep
+		fixed += w + texColSep
 	}
 	if np > 0 {
 		each := (texLinePt - fixed) / float64(np)
