@@ -7,29 +7,37 @@ import (
 )
 
 // csv: a generic manifest. Root is the CSV file; paths in it are relative to
-// the manifest's folder. Columns: image (required), mask, label (1, 0 or
-// empty = unknown), fovea_x, fovea_y, disc_x, disc_y, device, subset. With
+// the manifest's folder. Columns: image (required), mask, disc_mask,
+// cup_mask, label (1, 0 or empty = unknown), fovea_x, fovea_y, disc_x,
+// disc_y, device, subset. mask is a REFUGE-coded file; disc_mask and
+// cup_mask are a binary pair (Drishti-GS, RIM-ONE style) decoded under the
+// explicit rule of the mask_polarity and mask_threshold params, which are
+// required when the manifest has these columns. With
 // header: true (the default) the first row must consist of these names
 // (matched ignoring case, spaces and punctuation); any other name, such as a
 // data row "T0001.jpg,1" taken for a header, is an error. With header: false
 // the columns param lists the column names in order: the loader never
 // guesses. Masks are REFUGE-coded.
 var csvFormat = &sourceFormat{
-	params: []string{"header", "columns", "coord_base"},
+	params: []string{"header", "columns", "coord_base", "mask_polarity", "mask_threshold"},
 	summary: func(spec SourceSpec) string {
 		p := spec.Params
 		hdr := "with a header row"
 		if h, ok := p["header"].(bool); ok && !h {
 			hdr = fmt.Sprintf("without a header row (columns %v)", anyOr(p, "columns", "unset"))
 		}
-		return fmt.Sprintf("CSV manifest %s naming each image (paths relative to the manifest) and optionally its REFUGE-coded mask, glaucoma label, fovea and disc-centre coordinates (%v-based in the file, stored 0-based), device and subset.",
-			hdr, anyOr(p, "coord_base", 0))
+		pair := ""
+		if _, ok := p["mask_polarity"]; ok {
+			pair = " or binary disc/cup mask pair (rule " + rimoneRuleWords(p) + ")"
+		}
+		return fmt.Sprintf("CSV manifest %s naming each image (paths relative to the manifest) and optionally its REFUGE-coded mask%s, glaucoma label, fovea and disc-centre coordinates (%v-based in the file, stored 0-based), device and subset.",
+			hdr, pair, anyOr(p, "coord_base", 0))
 	},
 	load: loadCSVManifest,
 }
 
 // csvColumns are the manifest's known columns (normalised names).
-var csvColumns = []string{"image", "mask", "label", "fovea_x", "fovea_y", "disc_x", "disc_y", "device", "subset"}
+var csvColumns = []string{"image", "mask", "disc_mask", "cup_mask", "label", "fovea_x", "fovea_y", "disc_x", "disc_y", "device", "subset"}
 
 func loadCSVManifest(l *srcLoader) error {
 	header, err := l.p.boolean("header", true)
@@ -93,6 +101,25 @@ func loadCSVManifest(l *srcLoader) error {
 	if _, ok := idx["image"]; !ok {
 		return fmt.Errorf("%s: %s has no image column (columns: %s)", l.root, what, strings.Join(names, ", "))
 	}
+	_, hasDisc := idx["disc_mask"]
+	_, hasCup := idx["cup_mask"]
+	pol, err := l.p.str("mask_polarity", "", PolarityBright, PolarityDark)
+	if err != nil {
+		return err
+	}
+	thr, err := l.p.str("mask_threshold", "", ThresholdHalf, ThresholdNonzero)
+	if err != nil {
+		return err
+	}
+	pairRule := MaskRule{Convention: ConventionBinary, Polarity: pol, Threshold: thr}
+	switch {
+	case hasDisc != hasCup:
+		return fmt.Errorf("%s: %s has only one of disc_mask and cup_mask; a binary pair needs both columns", l.root, what)
+	case hasDisc && (pol == "" || thr == ""):
+		return fmt.Errorf("csv.mask_polarity and csv.mask_threshold are required with disc_mask/cup_mask columns (got %q and %q): binary masks are decoded only under an explicit rule, e.g. mask_polarity: bright, mask_threshold: \">127\"", pol, thr)
+	case !hasDisc && (pol != "" || thr != ""):
+		return fmt.Errorf("csv.mask_polarity/csv.mask_threshold: given, but the manifest has no disc_mask/cup_mask columns (the mask column is always REFUGE-coded)")
+	}
 	col := func(r tableRow, name string) string {
 		i, ok := idx[name]
 		if !ok {
@@ -108,6 +135,9 @@ func loadCSVManifest(l *srcLoader) error {
 		return filepath.Join(dir, filepath.FromSlash(p))
 	}
 	l.maskRule = RefugeRule.String()
+	if hasDisc {
+		l.maskRule = "mask column: " + RefugeRule.String() + "; disc_mask/cup_mask pairs: " + pairRule.String()
+	}
 	seen := map[string]int{}
 	for _, r := range t.rows {
 		img := col(r, "image")
@@ -164,7 +194,33 @@ func loadCSVManifest(l *srcLoader) error {
 			}
 			s.Subset = n
 		}
-		if m := col(r, "mask"); m != "" {
+		dm, cm := col(r, "disc_mask"), col(r, "cup_mask")
+		if dm != "" || cm != "" {
+			switch {
+			case col(r, "mask") != "":
+				l.problem(l.root, r.line, "row names both a mask and a disc_mask/cup_mask pair", "either a REFUGE-coded mask or a binary pair")
+				ok = false
+			case dm == "" || cm == "":
+				l.problem(l.root, r.line, fmt.Sprintf("row names disc_mask %q and cup_mask %q; one is empty", dm, cm), "both files of a binary pair")
+				ok = false
+			default:
+				dp, cp := rel(dm), rel(cm)
+				for _, f := range []struct{ name, path string }{{dm, dp}, {cm, cp}} {
+					if !isFile(f.path) {
+						l.problem(l.root, r.line, fmt.Sprintf("row names mask %q, but %s does not exist", f.name, f.path), "every named mask to exist (relative to the manifest)")
+						ok = false
+					}
+				}
+				if ok {
+					l.setMask(s, dp)
+					if w, h, err := ImageSize(cp); err == nil && (w != s.W || h != s.H) {
+						l.problem(cp, 0, fmt.Sprintf("cup mask is %dx%d but its image %s is %dx%d", w, h, s.ImagePath, s.W, s.H), "the mask to have the size of its image")
+					}
+					l.decoders[s] = maskDecoder{rule: pairRule, cupPath: cp}
+				}
+			}
+		}
+		if m := col(r, "mask"); m != "" && dm == "" && cm == "" {
 			mp := rel(m)
 			if !isFile(mp) {
 				l.problem(l.root, r.line, fmt.Sprintf("row names mask %q, but %s does not exist", m, mp), "every named mask to exist (relative to the manifest)")

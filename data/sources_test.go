@@ -588,3 +588,42 @@ func TestWalkFollowsLinks(t *testing.T) {
 		t.Errorf("%d samples, report %+v", len(samples), rep)
 	}
 }
+
+// A csv manifest with a binary disc/cup pair (Drishti-GS style) needs the
+// explicit rule; the C01 mask as disc file gives 15 disc px under ">127".
+func TestCSVBinaryPair(t *testing.T) {
+	d := t.TempDir()
+	writeTinyPNG(t, filepath.Join(d, "a.png"), 6, 6)
+	writePNG(t, filepath.Join(d, "a_disc.png"), c01Mask())
+	cup := make([]uint8, 36)
+	cup[20] = 255 // (2,3): channel 0 of c01Mask is 255 at index 20, so the cup lies inside the disc
+	writePNG(t, filepath.Join(d, "a_cup.png"), grayFrom(6, 6, cup))
+	writeFile(t, filepath.Join(d, "m.csv"), "image,disc_mask,cup_mask,label\na.png,a_disc.png,a_cup.png,1\n")
+	spec := SourceSpec{Name: "c", Format: "csv", Root: "m.csv"}
+	if _, _, err := LoadSource(spec, d, 1); err == nil || !strings.Contains(err.Error(), "csv.mask_polarity and csv.mask_threshold are required") {
+		t.Errorf("no rule: err = %v", err)
+	}
+	spec.Params = map[string]any{"mask_polarity": "bright", "mask_threshold": ">127"}
+	samples, rep, err := LoadSource(spec, d, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep.MaskRule, "channel 0 > 127") {
+		t.Errorf("mask rule %q", rep.MaskRule)
+	}
+	_, m, err := samples[0].Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if disc, c := discCup(m); disc != 15 || c != 1 {
+		t.Errorf("disc %d cup %d, want 15 and 1", disc, c)
+	}
+	if f := SampleFiles(samples[0]); len(f) != 3 {
+		t.Errorf("SampleFiles %v", f)
+	}
+	writeFile(t, filepath.Join(d, "m2.csv"), "image,mask\na.png,a_disc.png\n")
+	spec.Root = "m2.csv"
+	if _, _, err := LoadSource(spec, d, 1); err == nil || !strings.Contains(err.Error(), "no disc_mask/cup_mask columns") {
+		t.Errorf("rule without pair columns: err = %v", err)
+	}
+}
