@@ -14,12 +14,14 @@ var sgemm gonum.Implementation
 // ---- convolution -------------------------------------------------------
 
 // convKern: x (N,C,H,W), w (O,C,k,k), b (1,O,1,1) -> (N,O,Ho,Wo). Each image
-// is im2col'd into a (C*k*k, Ho*Wo) matrix and multiplied by W. Weight and
-// bias gradients are accumulated image by image in batch order, so the sums
-// do not depend on thread scheduling.
+// is im2col'd into a (C*k*k, Ho*Wo) matrix and multiplied by W. Images run
+// in parallel, each writing only its own output; the weight and bias
+// gradients are summed from per-image partials in image order, so results
+// do not depend on thread count or scheduling.
 type convKern struct {
 	stride, pad int
-	col         []float32
+	cols        [][]float32 // per-image im2col buffers
+	dw          [][]float32 // per-image weight-gradient partials
 }
 
 func (c *convKern) id() string { return fmt.Sprintf("Conv2D{s%d,p%d}", c.stride, c.pad) }
@@ -52,6 +54,19 @@ func (c *convKern) outShape(inS []tensor.Shape) (tensor.Shape, error) {
 
 func (c *convKern) direct(k int) bool { return k == 1 && c.stride == 1 && c.pad == 0 }
 
+// validRange is the range [lo, hi) of output columns ox whose input column
+// ox*stride - pad + kx lies inside [0, w).
+func (c *convKern) validRange(kx, w, wo int) (int, int) {
+	lo, hi := 0, wo
+	for lo < wo && lo*c.stride-c.pad+kx < 0 {
+		lo++
+	}
+	for hi > lo && (hi-1)*c.stride-c.pad+kx >= w {
+		hi--
+	}
+	return lo, hi
+}
+
 // im2col fills col (C*k*k rows, ho*wo cols) for one image.
 func (c *convKern) im2col(x []float32, ch, h, w, k, ho, wo int, col []float32) {
 	p := 0
@@ -61,21 +76,22 @@ func (c *convKern) im2col(x []float32, ch, h, w, k, ho, wo int, col []float32) {
 			for kx := 0; kx < k; kx++ {
 				row := col[p*ho*wo : (p+1)*ho*wo]
 				p++
+				lo, hi := c.validRange(kx, w, wo)
 				for oy := 0; oy < ho; oy++ {
 					iy := oy*c.stride - c.pad + ky
 					r := row[oy*wo : (oy+1)*wo]
-					if iy < 0 || iy >= h {
-						for i := range r {
-							r[i] = 0
-						}
+					if iy < 0 || iy >= h || lo >= hi {
+						clear(r)
 						continue
 					}
+					clear(r[:lo])
+					clear(r[hi:])
 					xr := xc[iy*w : (iy+1)*w]
-					for ox := range r {
-						ix := ox*c.stride - c.pad + kx
-						if ix < 0 || ix >= w {
-							r[ox] = 0
-						} else {
+					ix0 := lo*c.stride - c.pad + kx
+					if c.stride == 1 {
+						copy(r[lo:hi], xr[ix0:ix0+hi-lo])
+					} else {
+						for ox, ix := lo, ix0; ox < hi; ox, ix = ox+1, ix+c.stride {
 							r[ox] = xr[ix]
 						}
 					}
@@ -85,7 +101,7 @@ func (c *convKern) im2col(x []float32, ch, h, w, k, ho, wo int, col []float32) {
 	}
 }
 
-// col2im adds col back into dx (overwritten first by the caller).
+// col2im adds col back into dx (cleared first by the caller).
 func (c *convKern) col2im(col []float32, ch, h, w, k, ho, wo int, dx []float32) {
 	p := 0
 	for ci := 0; ci < ch; ci++ {
@@ -94,17 +110,27 @@ func (c *convKern) col2im(col []float32, ch, h, w, k, ho, wo int, dx []float32) 
 			for kx := 0; kx < k; kx++ {
 				row := col[p*ho*wo : (p+1)*ho*wo]
 				p++
+				lo, hi := c.validRange(kx, w, wo)
+				if lo >= hi {
+					continue
+				}
 				for oy := 0; oy < ho; oy++ {
 					iy := oy*c.stride - c.pad + ky
 					if iy < 0 || iy >= h {
 						continue
 					}
-					r := row[oy*wo : (oy+1)*wo]
+					r := row[oy*wo+lo : oy*wo+hi]
 					xr := xc[iy*w : (iy+1)*w]
-					for ox, v := range r {
-						ix := ox*c.stride - c.pad + kx
-						if ix >= 0 && ix < w {
+					ix := lo*c.stride - c.pad + kx
+					if c.stride == 1 {
+						xs := xr[ix : ix+len(r)]
+						for j, v := range r {
+							xs[j] += v
+						}
+					} else {
+						for _, v := range r {
 							xr[ix] += v
+							ix += c.stride
 						}
 					}
 				}
@@ -113,11 +139,16 @@ func (c *convKern) col2im(col []float32, ch, h, w, k, ho, wo int, dx []float32) 
 	}
 }
 
-func (c *convKern) colBuf(size int) []float32 {
-	if cap(c.col) < size {
-		c.col = make([]float32, size)
+func bufs(b [][]float32, n, size int) [][]float32 {
+	if len(b) != n {
+		b = make([][]float32, n)
 	}
-	return c.col[:size]
+	for i := range b {
+		if len(b[i]) != size {
+			b[i] = make([]float32, size)
+		}
+	}
+	return b
 }
 
 func (c *convKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
@@ -125,12 +156,15 @@ func (c *convKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
 	x, wt, b := in[0], in[1], in[2]
 	kk := ch * k * k
 	hw := ho * wo
-	for i := 0; i < n; i++ {
+	if !c.direct(k) {
+		c.cols = bufs(c.cols, n, kk*hw)
+	}
+	parallelFor(n, func(i int) {
 		var col []float32
 		if c.direct(k) {
 			col = x[i*ch*h*w : (i+1)*ch*h*w]
 		} else {
-			col = c.colBuf(kk * hw)
+			col = c.cols[i]
 			c.im2col(x[i*ch*h*w:], ch, h, w, k, ho, wo, col)
 		}
 		yo := out[i*o*hw : (i+1)*o*hw]
@@ -141,7 +175,7 @@ func (c *convKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
 			}
 		}
 		sgemm.Sgemm(blas.NoTrans, blas.NoTrans, o, hw, kk, 1, wt, kk, col, hw, 1, yo, hw)
-	}
+	})
 }
 
 func (c *convKern) diff(int) []bool { return []bool{true, true, true} }
@@ -153,34 +187,42 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 	hw := ho * wo
 	switch idx {
 	case 0: // dx = col2im(W^T · gout)
-		for i := range gin {
-			gin[i] = 0
+		if !c.direct(k) {
+			c.cols = bufs(c.cols, n, kk*hw)
 		}
-		for i := 0; i < n; i++ {
+		parallelFor(n, func(i int) {
 			g := gout[i*o*hw : (i+1)*o*hw]
 			dx := gin[i*ch*h*w : (i+1)*ch*h*w]
 			if c.direct(k) {
 				sgemm.Sgemm(blas.Trans, blas.NoTrans, kk, hw, o, 1, wt, kk, g, hw, 0, dx, hw)
-				continue
+				return
 			}
-			col := c.colBuf(kk * hw)
+			col := c.cols[i]
 			sgemm.Sgemm(blas.Trans, blas.NoTrans, kk, hw, o, 1, wt, kk, g, hw, 0, col, hw)
+			clear(dx)
 			c.col2im(col, ch, h, w, k, ho, wo, dx)
+		})
+	case 1: // dW = sum_i gout_i · col_i^T, partials summed in image order
+		if !c.direct(k) {
+			c.cols = bufs(c.cols, n, kk*hw)
 		}
-	case 1: // dW = sum_i gout_i · col_i^T
-		for i := range gin {
-			gin[i] = 0
-		}
-		for i := 0; i < n; i++ {
+		c.dw = bufs(c.dw, n, o*kk)
+		parallelFor(n, func(i int) {
 			var col []float32
 			if c.direct(k) {
 				col = x[i*ch*h*w : (i+1)*ch*h*w]
 			} else {
-				col = c.colBuf(kk * hw)
+				col = c.cols[i]
 				c.im2col(x[i*ch*h*w:], ch, h, w, k, ho, wo, col)
 			}
 			g := gout[i*o*hw : (i+1)*o*hw]
-			sgemm.Sgemm(blas.NoTrans, blas.Trans, o, kk, hw, 1, g, hw, col, hw, 1, gin, kk)
+			sgemm.Sgemm(blas.NoTrans, blas.Trans, o, kk, hw, 1, g, hw, col, hw, 0, c.dw[i], kk)
+		})
+		copy(gin, c.dw[0])
+		for i := 1; i < n; i++ {
+			for j, v := range c.dw[i] {
+				gin[j] += v
+			}
 		}
 	case 2: // db = sum over batch and pixels
 		for oc := 0; oc < o; oc++ {
