@@ -24,7 +24,7 @@ import (
 // file that is missing, unreadable, truncated, of the wrong shape or whose
 // data no longer matches its hash is treated as a miss: recomputed and
 // rewritten (atomically). Safe for concurrent use with distinct or equal
-// keys.
+// keys; use it through a pointer (it holds counters).
 type Cache struct {
 	// Dir is the cache folder; "" disables caching (always compute).
 	Dir string

@@ -2,6 +2,8 @@ package data
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -308,5 +310,54 @@ func TestNormalizeDataset(t *testing.T) {
 	q, _ := NewPipeline([]StepSpec{{Name: "normalize"}})
 	if err := q.FitDatasetStats(nil); err == nil || !strings.Contains(err.Error(), "mode dataset") {
 		t.Fatalf("fit without dataset step: %v", err)
+	}
+}
+
+// TestRealIDRiDGeometry runs fov-crop and ROI crops on a real IDRiD image
+// (../shared/data/idrid-localization, CC BY 4.0): the field of view of the
+// 4288×2848 photograph spans about columns 276–3682 and every row (checked
+// visually); an 800-px window at the optic-disc centre of labels.csv
+// (651, 1453) has a bright centre, and one at the fovea (1914, 1617) a dark
+// centre, which checks the coordinate convention end to end.
+func TestRealIDRiDGeometry(t *testing.T) {
+	path := filepath.Join("..", "..", "shared", "data", "idrid-localization", "images", "IDRiD_001.jpg")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("real data not available (%v): needs ../shared/data next to the module", err)
+	}
+	img, err := ReadImage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := NewPipeline([]StepSpec{{Name: "fov-crop"}})
+	T, w, h, err := p.Geometry(img, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x0 := -T[2]; x0 < 200 || x0 > 400 || w < 3300 || w > 3550 || h != 2848 || T[5] != 0 {
+		t.Fatalf("fov-crop T %v size %dx%d", T, w, h)
+	}
+	q, _ := NewPipeline([]StepSpec{{Name: "roi", Params: map[string]any{"size": 128, "window": 800}}})
+	centreRatio := func(c Point, half int) float64 {
+		pr, err := q.Prepare(img, nil, &c, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var in, all float64
+		for y := 0; y < 128; y++ {
+			for x := 0; x < 128; x++ {
+				v := float64(pr.X.At(1, x, y))
+				all += v
+				if x >= 64-half && x < 64+half && y >= 64-half && y < 64+half {
+					in += v
+				}
+			}
+		}
+		return (in / float64(4*half*half)) / (all / (128 * 128))
+	}
+	if r := centreRatio(Point{651, 1453}, 16); r < 1.3 {
+		t.Fatalf("disc ROI centre/mean green %v, want a bright disc (> 1.3)", r)
+	}
+	if r := centreRatio(Point{1914, 1617}, 8); r > 0.95 {
+		t.Fatalf("fovea ROI centre/mean green %v, want a dark fovea (< 0.95)", r)
 	}
 }
