@@ -686,7 +686,7 @@ func secResults(r *run) *section {
 		s.add(&figure{Name: "roc", Width: 0.6, Caption: "ROC curves of the glaucoma classification, from the per-image scores in metrics.json; the legend gives each split's AUC."})
 	}
 	for _, task := range logTasks(r) {
-		s.add(&figure{Name: "curves_" + task, Width: 1,
+		s.add(&figure{Name: "curves_" + task, Width: curvesWidth(r, task),
 			Caption: "Training curves of the " + task + " model from log.jsonl: training loss (left) and validation metrics (right) per epoch; the dashed line marks the selected epoch."})
 	}
 	if len(r.Qual) > 0 {

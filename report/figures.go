@@ -446,6 +446,37 @@ func (r *run) bestEpoch(task string) (int, bool) {
 // maxCurvePanels bounds the validation panels per task.
 const maxCurvePanels = 4
 
+// curveMetrics lists the validation metrics of a task's log lines that get
+// a panel of their own.
+func curveMetrics(r *run, task string) []string {
+	mset := map[string]bool{}
+	for _, e := range r.Log {
+		if e.Task == task {
+			for k := range e.Val {
+				mset[k] = true
+			}
+		}
+	}
+	metrics := orderKeys(keys(mset), metricOrder)
+	if len(metrics) > maxCurvePanels {
+		metrics = metrics[:maxCurvePanels]
+	}
+	return metrics
+}
+
+// Width of one training-curve panel and of the widest figure, in inches.
+const (
+	curvePanelIn = 2.6
+	figureMaxIn  = 7.6
+)
+
+// curvesWidth is the width of a task's training-curve figure as a fraction
+// of the widest figure.
+func curvesWidth(r *run, task string) float64 {
+	n := 1 + len(curveMetrics(r, task))
+	return math.Min(1, curvePanelIn*float64(n)/figureMaxIn)
+}
+
 func curvesFigure(r *run, task string) (*figureFiles, error) {
 	var es []logEntry
 	for _, e := range r.Log {
@@ -454,16 +485,7 @@ func curvesFigure(r *run, task string) (*figureFiles, error) {
 		}
 	}
 	sort.SliceStable(es, func(i, j int) bool { return es[i].Epoch < es[j].Epoch })
-	mset := map[string]bool{}
-	for _, e := range es {
-		for k := range e.Val {
-			mset[k] = true
-		}
-	}
-	metrics := orderKeys(keys(mset), metricOrder)
-	if len(metrics) > maxCurvePanels {
-		metrics = metrics[:maxCurvePanels]
-	}
+	metrics := curveMetrics(r, task)
 	best, hasBest := r.bestEpoch(task)
 
 	newPlot := func(title, ylabel string) *plot.Plot {
@@ -545,7 +567,7 @@ func curvesFigure(r *run, task string) (*figureFiles, error) {
 		p.Title.TextStyle.Font.Size = 10
 	}
 	n := len(row)
-	w := vg.Length(math.Min(7.6, 2.6*float64(n))) * vg.Inch
+	w := vg.Length(math.Min(figureMaxIn, curvePanelIn*float64(n))) * vg.Inch
 	tiles := draw.Tiles{Rows: 1, Cols: n, PadX: 0.15 * vg.Inch, PadTop: 2, PadBottom: 2, PadLeft: 2, PadRight: 4}
 	return render(w, 2.5*vg.Inch, func(dc draw.Canvas) {
 		cs := plot.Align([][]*plot.Plot{row}, tiles, dc)

@@ -20,7 +20,7 @@ code,pre{font-family:Menlo,Consolas,monospace;font-size:.88em;overflow-wrap:brea
 pre{background:#f5f5f5;padding:.6em;white-space:pre-wrap}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border-top:1px solid #bbb;border-bottom:1px solid #bbb;padding:.2em .6em;vertical-align:top}
-th{background:#f0f0f0}td.r,th.r{text-align:right}td.c,th.c{text-align:center}
+th{background:#f0f0f0}td.r,th.r{text-align:right;white-space:nowrap}td.c,th.c{text-align:center}
 caption{caption-side:top;text-align:left;font-style:italic;padding-bottom:.3em}
 figure{margin:1.2em 0;text-align:center}figure img{max-width:100%}figcaption{font-style:italic;text-align:left}
 .meta{color:#444}
