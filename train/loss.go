@@ -22,7 +22,7 @@ type Loss struct {
 // Describe is one sentence naming the loss and its parameters.
 func (l *Loss) Describe() string { return l.describe }
 
-var knownLosses = []string{"bce", "ce", "dice", "dice-ce", "focal", "heatmap-mse"}
+var knownLosses = []string{"bce", "ce", "coord-l1", "coord-l2", "dice", "dice-ce", "focal", "heatmap-mse"}
 
 // KnownLosses lists the loss names.
 func KnownLosses() []string { return append([]string(nil), knownLosses...) }
@@ -49,6 +49,12 @@ func (s LossSpec) Describe() string {
 //     structures.
 //   - dice-ce (dice_weight 1, ce_weight 1, smooth 1, class_weights).
 //   - heatmap-mse: mean squared error to the target heatmap.
+//   - coord-l1, coord-l2 (beta 1): the soft-argmax of the heatmap output
+//     (softmax of beta·output over the pixels, expected pixel-centre
+//     coordinates) against the target point, taken as the centroid of the
+//     target heatmap's values ≥ 0.1 of its peak; L1 or squared L2 distance
+//     in units of the image width/height, mean over images. An example's
+//     weight is the largest of its target weights (0 drops it).
 //
 // All losses multiply each target's term by its weight (Example.W) and
 // average over targets (or, for Dice, weight the pixels' sums).
@@ -100,6 +106,14 @@ func BuildLoss(spec LossSpec) (*Loss, error) {
 			return checkClasses(cw)(s, n)
 		}
 		l = &Loss{F: f, Check: check, describe: fmt.Sprintf("%g × soft Dice loss over the optic disc (rim + cup) and the cup (smoothing %g) plus %g × softmax cross-entropy%s.", dw, sm, cwt, classWeightText(cw))}
+	case "coord-l1", "coord-l2":
+		beta := r.float("beta", 1, func(v float64) bool { return v > 0 }, "> 0")
+		l2 := name == "coord-l2"
+		kind := "L1"
+		if l2 {
+			kind = "squared L2"
+		}
+		l = &Loss{F: coordLoss(beta, l2), Check: checkBinary, describe: fmt.Sprintf("%s distance between the soft-argmax of the heatmap (softmax temperature 1/%g) and the target point, in units of the image size, averaged over images.", kind, beta)}
 	case "heatmap-mse":
 		l = &Loss{F: mseLoss, Check: checkSame, describe: "Mean squared error between the predicted and the Gaussian target heatmap, averaged over pixels."}
 	default:
@@ -360,4 +374,88 @@ func mseLoss(out []float32, _ []int, y, w []float32, grad []float32) float64 {
 		}
 	}
 	return s / n
+}
+
+// coordLoss: soft-argmax coordinate regression (see BuildLoss).
+func coordLoss(beta float64, l2 bool) nn.LossFunc {
+	return func(out []float32, shape []int, y, w []float32, grad []float32) float64 {
+		nb, h, wd := shape[0], shape[len(shape)-2], shape[len(shape)-1]
+		sp := h * wd
+		p := make([]float64, sp)
+		var total, cnt float64
+		for b := 0; b < nb; b++ {
+			o := out[b*sp : (b+1)*sp]
+			yt := y[b*sp : (b+1)*sp]
+			var wb float64
+			for _, v := range w[b*sp : (b+1)*sp] {
+				wb = math.Max(wb, float64(v))
+			}
+			cnt++
+			if grad != nil {
+				clear(grad[b*sp : (b+1)*sp])
+			}
+			if wb == 0 {
+				continue
+			}
+			// target: centroid of values ≥ 0.1·peak
+			var peak float64
+			for _, v := range yt {
+				peak = math.Max(peak, float64(v))
+			}
+			var tx, ty, ts float64
+			for j, v := range yt {
+				if float64(v) >= 0.1*peak && v > 0 {
+					tx += float64(v) * float64(j%wd)
+					ty += float64(v) * float64(j/wd)
+					ts += float64(v)
+				}
+			}
+			if ts == 0 {
+				continue
+			}
+			tx, ty = tx/ts, ty/ts
+			m := math.Inf(-1)
+			for _, v := range o {
+				m = math.Max(m, beta*float64(v))
+			}
+			var z float64
+			for j, v := range o {
+				p[j] = math.Exp(beta*float64(v) - m)
+				z += p[j]
+			}
+			var ex, ey float64
+			for j := range p {
+				p[j] /= z
+				ex += p[j] * float64(j%wd)
+				ey += p[j] * float64(j/wd)
+			}
+			dx, dy := (ex-tx)/float64(wd), (ey-ty)/float64(h)
+			var gx, gy float64
+			if l2 {
+				total += wb * (dx*dx + dy*dy)
+				gx, gy = 2*dx/float64(wd), 2*dy/float64(h)
+			} else {
+				total += wb * (math.Abs(dx) + math.Abs(dy))
+				gx, gy = sign(dx)/float64(wd), sign(dy)/float64(h)
+			}
+			if grad != nil {
+				for j := range p {
+					// d ex / d o_j = beta·p_j·(x_j − ex)
+					g := beta * p[j] * (gx*(float64(j%wd)-ex) + gy*(float64(j/wd)-ey))
+					grad[b*sp+j] = float32(wb * g / float64(nb))
+				}
+			}
+		}
+		return total / cnt
+	}
+}
+
+func sign(v float64) float64 {
+	switch {
+	case v > 0:
+		return 1
+	case v < 0:
+		return -1
+	}
+	return 0
 }

@@ -78,6 +78,8 @@ func TestLossGradients(t *testing.T) {
 		{LossSpec{Name: "dice-ce", Params: map[string]any{"dice_weight": 0.7, "ce_weight": 1.3}}, []int{n, k, h, w}, func(i int) float32 { return float32((i / 3) % 3) }},
 		{LossSpec{Name: "heatmap-mse"}, []int{n, 1, h, w}, func(i int) float32 { return float32(i%5) / 4 }},
 		{LossSpec{Name: "ce"}, []int{4, 2}, func(i int) float32 { return float32(i % 2) }},
+		{LossSpec{Name: "coord-l2", Params: map[string]any{"beta": 2.0}}, []int{n, 1, h, w}, func(i int) float32 { return float32(math.Exp(-float64((i%12-5)*(i%12-5)) / 4)) }},
+		{LossSpec{Name: "coord-l1"}, []int{n, 1, h, w}, func(i int) float32 { return float32(math.Exp(-float64((i%12-5)*(i%12-5)) / 4)) }},
 	} {
 		l, err := BuildLoss(tc.spec)
 		if err != nil {
@@ -159,5 +161,30 @@ func TestLossErrors(t *testing.T) {
 	l, _ := BuildLoss(LossSpec{Name: "dice"})
 	if err := l.Check([]int{2, 2, 4, 4}, 16); err == nil {
 		t.Fatal("Dice on a 2-class output accepted")
+	}
+}
+
+// TestCoordLoss: a heatmap output peaked (logit 50) at pixel (x=3, y=1) of
+// a 5×4 image, with a target Gaussian centred on (1, 2): soft-argmax is
+// (3, 1), the target centroid (1, 2) by symmetry of the window; L1 loss =
+// |3−1|/5 + |1−2|/4 = 0.65, squared L2 = 0.16 + 0.0625 = 0.2225.
+func TestCoordLoss(t *testing.T) {
+	out := make([]float32, 20)
+	out[1*5+3] = 50
+	y := make([]float32, 20)
+	for j := range y {
+		dx, dy := float64(j%5-1), float64(j/5-2)
+		if math.Abs(dx) <= 1 && math.Abs(dy) <= 1 {
+			y[j] = float32(math.Exp(-(dx*dx + dy*dy) / 2))
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		want float64
+	}{{"coord-l1", 0.65}, {"coord-l2", 0.2225}} {
+		l, _ := BuildLoss(LossSpec{Name: tc.name})
+		if v := l.F(out, []int{1, 1, 4, 5}, y, ones(20), nil); math.Abs(v-tc.want) > 1e-9 {
+			t.Errorf("%s: %v, expected %v", tc.name, v, tc.want)
+		}
 	}
 }
