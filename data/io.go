@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
 )
 
 // imageExts are the file extensions ReadImage accepts, lower-cased.
@@ -21,10 +22,12 @@ var imageExts = map[string]string{
 	".jpg":  "jpeg",
 	".jpeg": "jpeg",
 	".bmp":  "bmp",
+	".tif":  "tiff",
+	".tiff": "tiff",
 }
 
 // IsImageFile tells whether the name has an image extension ReadImage
-// accepts (.png, .jpg, .jpeg, .bmp), compared case-insensitively so that
+// accepts (.png, .jpg, .jpeg, .bmp, .tif, .tiff), compared case-insensitively so that
 // "g0002.JPG" counts as well as "g0001.jpg".
 func IsImageFile(name string) bool {
 	_, ok := imageExts[strings.ToLower(filepath.Ext(name))]
@@ -37,7 +40,7 @@ func IsImageFile(name string) bool {
 func decodeFile(path string) (image.Image, string, error) {
 	kind, ok := imageExts[strings.ToLower(filepath.Ext(path))]
 	if !ok {
-		return nil, "", fmt.Errorf("read image %s: unsupported extension %q (expected .png, .jpg, .jpeg or .bmp, any case)", path, filepath.Ext(path))
+		return nil, "", fmt.Errorf("read image %s: unsupported extension %q (expected .png, .jpg, .jpeg, .bmp, .tif or .tiff, any case)", path, filepath.Ext(path))
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -51,6 +54,8 @@ func decodeFile(path string) (image.Image, string, error) {
 		img, err = jpeg.Decode(bytes.NewReader(b))
 	case "bmp":
 		img, err = bmp.Decode(bytes.NewReader(b))
+	case "tiff":
+		img, err = tiff.Decode(bytes.NewReader(b))
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("read image %s: %s decode failed (%d bytes; truncated or damaged file?): %w", path, kind, len(b), err)
@@ -64,7 +69,7 @@ func decodeFile(path string) (image.Image, string, error) {
 func ImageSize(path string) (w, h int, err error) {
 	kind, ok := imageExts[strings.ToLower(filepath.Ext(path))]
 	if !ok {
-		return 0, 0, fmt.Errorf("read image header %s: unsupported extension %q (expected .png, .jpg, .jpeg or .bmp, any case)", path, filepath.Ext(path))
+		return 0, 0, fmt.Errorf("read image header %s: unsupported extension %q (expected .png, .jpg, .jpeg, .bmp, .tif or .tiff, any case)", path, filepath.Ext(path))
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -80,6 +85,8 @@ func ImageSize(path string) (w, h int, err error) {
 		cfg, err = jpeg.DecodeConfig(r)
 	case "bmp":
 		cfg, err = bmp.DecodeConfig(r)
+	case "tiff":
+		cfg, err = tiff.DecodeConfig(r)
 	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("read image header %s: %s header unreadable: %w", path, kind, err)
@@ -87,7 +94,7 @@ func ImageSize(path string) (w, h int, err error) {
 	return cfg.Width, cfg.Height, nil
 }
 
-// ReadImage decodes a PNG, JPEG or BMP file (extension matched
+// ReadImage decodes a PNG, JPEG, BMP or TIFF file (extension matched
 // case-insensitively: .JPG works) into a 3-channel planar float32 image with
 // values in [0, 1]. Grey images are replicated to three channels; alpha is
 // dropped (un-premultiplied). A truncated or damaged file is an error that

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
 )
 
 // rgbTestImage is a 4x3 NRGBA image whose pixel (x, y) = (10x, 20y, 7x+y).
@@ -36,7 +37,13 @@ func TestReadImagePNGAndBMPExact(t *testing.T) {
 	}
 	pb := filepath.Join(dir, "a.bmp")
 	os.WriteFile(pb, buf.Bytes(), 0o644)
-	for _, p := range []string{pp, pb} {
+	buf.Reset()
+	if err := tiff.Encode(&buf, src, nil); err != nil {
+		t.Fatal(err)
+	}
+	pt := filepath.Join(dir, "a.TIF")
+	os.WriteFile(pt, buf.Bytes(), 0o644)
+	for _, p := range []string{pp, pb, pt} {
 		im, err := ReadImage(p)
 		if err != nil {
 			t.Fatal(err)
@@ -137,8 +144,8 @@ func TestReadImageJPEG(t *testing.T) {
 	if w, h, err := ImageSize(tp); err != nil || w != 64 || h != 48 {
 		t.Errorf("ImageSize of truncated JPEG: %d %d %v", w, h, err)
 	}
-	if _, err := ReadImage(filepath.Join(dir, "x.tif")); err == nil || !strings.Contains(err.Error(), ".tif") {
-		t.Errorf("tif: err = %v", err)
+	if _, err := ReadImage(filepath.Join(dir, "x.gif")); err == nil || !strings.Contains(err.Error(), ".gif") {
+		t.Errorf("gif: err = %v", err)
 	}
 	if _, err := ReadImage(filepath.Join(dir, "missing.png")); err == nil || !strings.Contains(err.Error(), "missing.png") {
 		t.Errorf("missing: err = %v", err)
