@@ -3,8 +3,6 @@ package data
 import (
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 )
 
 // SynthOptions configures the synthetic fundus generator.
@@ -333,56 +331,44 @@ func Synthesize(index int, seed uint64, opt SynthOptions) (*Image, *Mask, SynthT
 	plane := w * h
 	macSig := 0.7 * g.dd
 	fovSig := 0.12 * g.dd
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	rows := (h + workers - 1) / workers
-	for k := 0; k < workers; k++ {
-		ya, yb := k*rows, min(h, (k+1)*rows)
-		if ya >= yb {
-			break
-		}
-		wg.Add(1)
-		go func(ya, yb int) {
-			defer wg.Done()
-			for y := ya; y < yb; y++ {
-				fy := float64(y)
-				for x := 0; x < w; x++ {
-					fx := float64(x)
-					i := y*w + x
-					rf := math.Hypot(fx-g.fovC.X, fy-g.fovC.Y)
-					fov := smoothstep(g.fovR+1, g.fovR-1, rf)
-					var c [3]float64
-					if fov > 0 {
-						ri := math.Hypot(fx-g.illumC.X, fy-g.illumC.Y) / g.fovR
-						illum := math.Max(0.3, 1.05-0.5*ri*ri)
-						tex := 1 + 0.06*g.tex1.at(fx, fy) + 0.035*g.tex2.at(fx, fy)
-						dfx, dfy := fx-g.fovea.X, fy-g.fovea.Y
-						d2 := dfx*dfx + dfy*dfy
-						mac := math.Exp(-d2 / (2 * macSig * macSig))
-						fov2 := math.Exp(-d2 / (2 * fovSig * fovSig))
-						macDim := [3]float64{0.30*mac + 0.10*fov2, 0.42*mac + 0.15*fov2, 0.40*mac + 0.15*fov2}
-						ex, ey := (fx-g.disc.X)/g.a, (fy-g.disc.Y)/g.b
-						wd := smoothstep(1.05, 0.95, math.Sqrt(ex*ex+ey*ey))
-						cx, cy := (fx-g.cup.X)/g.ca, (fy-g.cup.Y)/g.cb
-						wc := smoothstep(1.12, 0.85, math.Sqrt(cx*cx+cy*cy)) * wd
-						vd := float64(vmap[i])
-						for ch := 0; ch < 3; ch++ {
-							v := g.dev.retina[ch] * tex * (1 - macDim[ch])
-							v = v*(1-wd) + g.dev.disc[ch]*wd
-							v = v*(1-wc) + g.dev.cup[ch]*wc
-							v *= illum * (1 - g.dev.vesselDim[ch]*vd)
-							c[ch] = g.gain * math.Pow(math.Max(v, 0), g.gam) * fov
-						}
-					}
+	parallelRows(h, func(ya, yb int) {
+		for y := ya; y < yb; y++ {
+			fy := float64(y)
+			for x := 0; x < w; x++ {
+				fx := float64(x)
+				i := y*w + x
+				rf := math.Hypot(fx-g.fovC.X, fy-g.fovC.Y)
+				fov := smoothstep(g.fovR+1, g.fovR-1, rf)
+				var c [3]float64
+				if fov > 0 {
+					ri := math.Hypot(fx-g.illumC.X, fy-g.illumC.Y) / g.fovR
+					illum := math.Max(0.3, 1.05-0.5*ri*ri)
+					tex := 1 + 0.06*g.tex1.at(fx, fy) + 0.035*g.tex2.at(fx, fy)
+					dfx, dfy := fx-g.fovea.X, fy-g.fovea.Y
+					d2 := dfx*dfx + dfy*dfy
+					mac := math.Exp(-d2 / (2 * macSig * macSig))
+					fov2 := math.Exp(-d2 / (2 * fovSig * fovSig))
+					macDim := [3]float64{0.30*mac + 0.10*fov2, 0.42*mac + 0.15*fov2, 0.40*mac + 0.15*fov2}
+					ex, ey := (fx-g.disc.X)/g.a, (fy-g.disc.Y)/g.b
+					wd := smoothstep(1.05, 0.95, math.Sqrt(ex*ex+ey*ey))
+					cx, cy := (fx-g.cup.X)/g.ca, (fy-g.cup.Y)/g.cb
+					wc := smoothstep(1.12, 0.85, math.Sqrt(cx*cx+cy*cy)) * wd
+					vd := float64(vmap[i])
 					for ch := 0; ch < 3; ch++ {
-						v := c[ch] + 0.008*hashNoise(g.noiseSeed, ch*plane+i)
-						img.Pix[ch*plane+i] = float32(math.Max(0, math.Min(1, v)))
+						v := g.dev.retina[ch] * tex * (1 - macDim[ch])
+						v = v*(1-wd) + g.dev.disc[ch]*wd
+						v = v*(1-wc) + g.dev.cup[ch]*wc
+						v *= illum * (1 - g.dev.vesselDim[ch]*vd)
+						c[ch] = g.gain * math.Pow(math.Max(v, 0), g.gam) * fov
 					}
 				}
+				for ch := 0; ch < 3; ch++ {
+					v := c[ch] + 0.008*hashNoise(g.noiseSeed, ch*plane+i)
+					img.Pix[ch*plane+i] = float32(math.Max(0, math.Min(1, v)))
+				}
 			}
-		}(ya, yb)
-	}
-	wg.Wait()
+		}
+	})
 	return img, m, g.truth(m)
 }
 
