@@ -13,8 +13,9 @@ import (
 // under a folder whose name contains "illustration" are ignored; image files
 // under a folder whose name contains "mask" (Disc_Cup_Masks) are masks, the
 // other image files are images. The part of a file (training, validation,
-// test) is given by the shallowest folder whose name contains "train",
-// "valid" or "test" (Training400, REFUGE-Validation400-GT, ...), else by
+// test) is given by the shallowest folder with a name token starting with
+// "train", "valid" or "test" (Training400, REFUGE-Validation400-GT, ...),
+// else by
 // the REFUGE stem pattern (g/n + digits training, V + digits validation,
 // T + digits test). Masks and label rows are matched to images by stem,
 // case-insensitively, within the part. Labels come from the sheets'
@@ -82,18 +83,22 @@ func stemPart(stem string) string {
 	return ""
 }
 
-// dirPart is the part given by the shallowest folder whose name contains
-// "train", "valid" or "test", with that folder's index (-1 when none).
+// dirPart is the part given by the shallowest folder with a name token
+// (letters only; "REFUGE-Validation400-GT" has the tokens refuge,
+// validation, gt) that starts with "train", "valid" or "test", or is "val";
+// "latest" or "contest" name no part. It returns the folder's index too
+// (-1 when none).
 func dirPart(dirs []string) (string, int) {
 	for i, d := range dirs {
-		ld := strings.ToLower(d)
-		switch {
-		case strings.Contains(ld, "train"):
-			return "training", i
-		case strings.Contains(ld, "valid"):
-			return "validation", i
-		case strings.Contains(ld, "test"):
-			return "test", i
+		for _, tok := range strings.FieldsFunc(strings.ToLower(d), func(r rune) bool { return r < 'a' || r > 'z' }) {
+			switch {
+			case strings.HasPrefix(tok, "train"):
+				return "training", i
+			case strings.HasPrefix(tok, "valid") || tok == "val":
+				return "validation", i
+			case strings.HasPrefix(tok, "test"):
+				return "test", i
+			}
 		}
 	}
 	return "", -1

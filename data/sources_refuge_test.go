@@ -189,3 +189,22 @@ func TestRefuge2Tree(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestDirPart(t *testing.T) {
+	for _, tc := range []struct {
+		dirs []string
+		want string
+	}{
+		{[]string{"REFUGE-Training400", "Training400", "Glaucoma"}, "training"},
+		{[]string{"REFUGE-Validation400-GT", "Disc_Cup_Masks"}, "validation"},
+		{[]string{"Test400"}, "test"},
+		{[]string{"latest_download", "REFUGE-Test-GT"}, "test"},
+		{[]string{"contest", "x"}, ""},
+		{[]string{"Train", "REFUGE1-val"}, "training"},
+		{[]string{"REFUGE1-val"}, "validation"},
+	} {
+		if got, _ := dirPart(tc.dirs); got != tc.want {
+			t.Errorf("dirPart(%v) = %q, want %q", tc.dirs, got, tc.want)
+		}
+	}
+}
