@@ -37,7 +37,9 @@ type synthRecord struct {
 //     Annotation-Training400/Disc_Cup_Masks/{Glaucoma,Non-Glaucoma}/*.bmp,
 //     and Annotation-Training400/Fovea_location.xlsx (ID, ImgName, Fovea_X,
 //     Fovea_Y, 0-based), for the refuge2018 source format. Images are
-//     numbered per class in generation order.
+//     numbered per class in generation order. The layout has no device
+//     column, so the reader assigns the REFUGE training camera; use csv to
+//     keep the two synthetic devices.
 //
 // Images are JPEG (quality 95), masks 8-bit BMP with values 0/128/255.
 // synthetic.json records the generator parameters. dir must not exist.
