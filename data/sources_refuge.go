@@ -15,9 +15,8 @@ import (
 // other image files are images. The part of a file (training, validation,
 // test) is given by the shallowest folder with a name token starting with
 // "train", "valid" or "test" (Training400, REFUGE-Validation400-GT, ...),
-// else by
-// the REFUGE stem pattern (g/n + digits training, V + digits validation,
-// T + digits test). Masks and label rows are matched to images by stem,
+// else by the REFUGE stem pattern (g/n + digits training, V + digits
+// validation, T + digits test). Masks and label rows are matched to images by stem,
 // case-insensitively, within the part. Labels come from the sheets'
 // "Glaucoma Label" column, else from Glaucoma/Non-Glaucoma folders, else
 // (training) from the g/n prefix; disagreements are problems. Fovea from
