@@ -3,6 +3,7 @@ package eval
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -416,6 +417,9 @@ func decodeSubmissionMask(f subFile) (*data.Mask, []Problem) {
 // checking them (the official scorer's leniency), and returns how many
 // pixels have differing colour channels.
 func DecodeMaskLenient(b []byte) (*data.Mask, int, error) {
+	if m, differ, ok, err := decodeBMP8(b); ok {
+		return m, differ, err
+	}
 	img, kind, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
 		return nil, 0, fmt.Errorf("cannot decode (%d bytes): %w", len(b), err)
@@ -461,6 +465,81 @@ func DecodeMaskLenient(b []byte) (*data.Mask, int, error) {
 		}
 	}
 	return m, differ, nil
+}
+
+// decodeBMP8 decodes an uncompressed 8-bit paletted BMP (the REFUGE mask
+// storage) directly: one pass mapping palette indices to the palette's red
+// channel. ok is false for any other kind of file (the caller falls back to
+// the general decoders); err reports a damaged 8-bit BMP.
+func decodeBMP8(b []byte) (m *data.Mask, differ int, ok bool, err error) {
+	if len(b) < 54 || b[0] != 'B' || b[1] != 'M' {
+		return nil, 0, false, nil
+	}
+	le := binary.LittleEndian
+	off := int64(le.Uint32(b[10:]))
+	dib := int64(le.Uint32(b[14:]))
+	if dib < 40 || 14+dib > int64(len(b)) {
+		return nil, 0, false, nil
+	}
+	w := int64(int32(le.Uint32(b[18:])))
+	h := int64(int32(le.Uint32(b[22:])))
+	bpp := le.Uint16(b[28:])
+	comp := le.Uint32(b[30:])
+	ncol := int64(le.Uint32(b[46:]))
+	if bpp != 8 || comp != 0 {
+		return nil, 0, false, nil
+	}
+	topDown := h < 0
+	if topDown {
+		h = -h
+	}
+	if ncol == 0 {
+		ncol = 256
+	}
+	stride := (w + 3) &^ 3
+	palOff := 14 + dib
+	if w <= 0 || h <= 0 || w > 1<<16 || h > 1<<16 || ncol > 256 || palOff+4*ncol > off || off+stride*h > int64(len(b)) {
+		return nil, 0, true, fmt.Errorf("damaged 8-bit BMP: %dx%d, %d colours, pixel data at %d, %d bytes", w, h, ncol, off, len(b))
+	}
+	var lut [256]uint8
+	var bad, missing [256]bool
+	for i := int64(0); i < 256; i++ {
+		if i >= ncol {
+			missing[i] = true
+			continue
+		}
+		e := b[palOff+4*i : palOff+4*i+3] // blue, green, red
+		lut[i] = e[2]
+		bad[i] = e[0] != e[2] || e[1] != e[2]
+	}
+	identity := ncol == 256
+	for i := 0; i < 256 && identity; i++ {
+		identity = lut[i] == uint8(i) && !bad[i]
+	}
+	W, H := int(w), int(h)
+	m = &data.Mask{W: W, H: H, Pix: make([]uint8, W*H)}
+	for y := 0; y < H; y++ {
+		src := y
+		if !topDown {
+			src = H - 1 - y
+		}
+		row := b[off+int64(src)*stride : off+int64(src)*stride+w]
+		dst := m.Pix[y*W : (y+1)*W]
+		if identity { // grey ramp palette (what REFUGE and package data write)
+			copy(dst, row)
+			continue
+		}
+		for x, v := range row {
+			dst[x] = lut[v]
+			if bad[v] {
+				differ++
+			}
+			if missing[v] {
+				return nil, 0, true, fmt.Errorf("damaged 8-bit BMP: pixel (%d, %d) uses colour index %d of a %d-colour palette", x, y, v, ncol)
+			}
+		}
+	}
+	return m, differ, true, nil
 }
 
 // ---- ground truth ----
@@ -564,7 +643,7 @@ func ReadGroundTruth(dir, layout string) (*GroundTruth, error) {
 	masks := make([]*data.Mask, len(maskPaths))
 	errs := make([]error, len(maskPaths))
 	parallelFor(len(maskPaths), func(i int) {
-		masks[i], errs[i] = data.ReadMask(maskPaths[i], data.RefugeRule)
+		masks[i], errs[i] = readGTMask(maskPaths[i])
 	})
 	labelSrc := map[string]string{}
 	setLabel := func(stem string, l int, src string) error {
@@ -611,6 +690,26 @@ func ReadGroundTruth(dir, layout string) (*GroundTruth, error) {
 		return nil, fmt.Errorf("read ground truth %s (layout %s): no masks (%s) and no label or fovea table found", dir, layout, strings.Join(exts, ", "))
 	}
 	return gt, nil
+}
+
+// readGTMask reads a ground-truth mask with the strict REFUGE codec of
+// package data. An 8-bit BMP that the codec certainly accepts (uncompressed,
+// grey palette, values only 0/128/255) is decoded directly in one pass,
+// which is several times faster on 2124×2056 masks and gives the same
+// values; every other file, and every failure, goes through data.ReadMask,
+// whose errors name the file and what is wrong.
+func readGTMask(p string) (*data.Mask, error) {
+	if strings.ToLower(filepath.Ext(p)) == ".bmp" {
+		if b, err := os.ReadFile(p); err == nil && len(b) >= 18 {
+			dib := binary.LittleEndian.Uint32(b[14:])
+			if dib == 40 || dib == 108 || dib == 124 {
+				if m, differ, ok, err := decodeBMP8(b); ok && err == nil && differ == 0 && strayValues(m) == "" {
+					return m, nil
+				}
+			}
+		}
+	}
+	return data.ReadMask(p, data.RefugeRule)
 }
 
 // normCol normalises a header cell: lower case without spaces, underscores

@@ -468,3 +468,96 @@ func TestWriteOfficialCSVs(t *testing.T) {
 		t.Fatalf("fovea table %q", got)
 	}
 }
+
+// The direct 8-bit BMP decoder agrees with the general decoder on data's
+// BMP encoding (bottom-up rows, padded stride), handles top-down files and
+// reports non-grey palette entries.
+func TestDecodeBMP8(t *testing.T) {
+	m := data.NewMask(13, 5) // odd width: 3 padding bytes per row
+	for i := range m.Pix {
+		m.Pix[i] = []uint8{0, 128, 255}[i%3]
+	}
+	b, err := data.EncodeMaskBMP(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, differ, ok, err := decodeBMP8(b)
+	if !ok || err != nil || differ != 0 || !bytes.Equal(got.Pix, m.Pix) {
+		t.Fatalf("bottom-up: ok %v err %v differ %d", ok, err, differ)
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for y := 0; y < 5; y++ {
+		for x := 0; x < 13; x++ {
+			r, _, _, _ := img.At(x, y).RGBA()
+			if uint8(r>>8) != got.Pix[y*13+x] {
+				t.Fatalf("pixel (%d,%d): general decoder %d, direct %d", x, y, r>>8, got.Pix[y*13+x])
+			}
+		}
+	}
+	// Top-down: negative height, rows reversed.
+	td := append([]byte(nil), b...)
+	off := int(td[10]) | int(td[11])<<8 | int(td[12])<<16
+	h := 5
+	stride := 16
+	for y := 0; y < h; y++ {
+		copy(td[off+y*stride:off+(y+1)*stride], b[off+(h-1-y)*stride:off+(h-y)*stride])
+	}
+	neg := uint32(-int32(h))
+	td[22], td[23], td[24], td[25] = byte(neg), byte(neg>>8), byte(neg>>16), byte(neg>>24)
+	got, _, ok, err = decodeBMP8(td)
+	if !ok || err != nil || !bytes.Equal(got.Pix, m.Pix) {
+		t.Fatalf("top-down: ok %v err %v", ok, err)
+	}
+	// Palette entry 128 made reddish: its pixels are reported as differing.
+	pal := 14 + int(b[14])
+	bad := append([]byte(nil), b...)
+	bad[pal+4*128] = 0 // blue of entry 128
+	_, differ, _, _ = decodeBMP8(bad)
+	want := 0
+	for _, v := range m.Pix {
+		if v == 128 {
+			want++
+		}
+	}
+	if differ != want {
+		t.Fatalf("differing pixels %d, want %d", differ, want)
+	}
+	// Truncated pixel data is an error, a PNG is left to the general decoder.
+	if _, _, ok, err := decodeBMP8(b[:len(b)-10]); !ok || err == nil {
+		t.Fatalf("truncated: ok %v err %v", ok, err)
+	}
+	p, _ := data.EncodeMaskPNG(m)
+	if _, _, ok, _ := decodeBMP8(p); ok {
+		t.Fatal("PNG taken for a BMP")
+	}
+}
+
+// The ground-truth fast path gives exactly data.ReadMask's result and falls
+// back to it (and its error messages) for anything else.
+func TestReadGTMaskMatchesDataCodec(t *testing.T) {
+	dir := t.TempDir()
+	m := smallGT().Masks["g0001"]
+	p := filepath.Join(dir, "g0001.bmp")
+	if err := data.WriteMaskBMP(p, m); err != nil {
+		t.Fatal(err)
+	}
+	fast, err := readGTMask(p)
+	ref, err2 := data.ReadMask(p, data.RefugeRule)
+	if err != nil || err2 != nil || !reflect.DeepEqual(fast, ref) {
+		t.Fatalf("fast path %v / %v differ from data.ReadMask", err, err2)
+	}
+	// A stray value: the fast path declines and data's strict error comes back.
+	b, _ := os.ReadFile(p)
+	off := int(b[10]) | int(b[11])<<8
+	b[off] = 7
+	bad := filepath.Join(dir, "n0001.bmp")
+	os.WriteFile(bad, b, 0o644)
+	_, err = readGTMask(bad)
+	_, want := data.ReadMask(bad, data.RefugeRule)
+	if err == nil || want == nil || err.Error() != want.Error() {
+		t.Fatalf("stray value: %v, data says %v", err, want)
+	}
+}
