@@ -566,28 +566,6 @@ func imageFiles(files []walkFile) []walkFile {
 	return out
 }
 
-// hasDir tells whether any folder of f equals one of names (case-insensitive).
-func (f walkFile) hasDir(names ...string) bool {
-	for _, d := range f.dirs {
-		for _, n := range names {
-			if strings.EqualFold(d, n) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// dirContains tells whether any folder of f contains sub (case-insensitive).
-func (f walkFile) dirContains(sub string) bool {
-	for _, d := range f.dirs {
-		if strings.Contains(strings.ToLower(d), sub) {
-			return true
-		}
-	}
-	return false
-}
-
 // statPath is os.Stat (a seam for the helpers isDir and isFile).
 func statPath(p string) (os.FileInfo, error) { return os.Stat(p) }
 
@@ -601,4 +579,24 @@ func subsetFromDirs(dirs []string) string {
 		}
 	}
 	return part
+}
+
+// dirHasToken tells whether a folder of f has a name token (letters only,
+// lower case) starting with prefix: "Disc_Cup_Masks" has the token "masks",
+// "unmasked" has none starting with "mask".
+func (f walkFile) dirHasToken(prefix string) bool {
+	for _, d := range f.dirs {
+		for _, tok := range nameTokens(d) {
+			if strings.HasPrefix(tok, prefix) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nameTokens splits a folder name into lower-case runs of ASCII letters:
+// "REFUGE-Validation400-GT" gives refuge, validation, gt.
+func nameTokens(name string) []string {
+	return strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return r < 'a' || r > 'z' })
 }

@@ -9,20 +9,22 @@ import (
 )
 
 // refuge2018: the REFUGE 2018 release (Training400, Validation400, Test400
-// and their annotation folders, however unzipped). The tree is walked; files
-// under a folder whose name contains "illustration" are ignored; image files
-// under a folder whose name contains "mask" (Disc_Cup_Masks) are masks, the
-// other image files are images. The part of a file (training, validation,
-// test) is given by the shallowest folder with a name token starting with
-// "train", "valid" or "test" (Training400, REFUGE-Validation400-GT, ...),
+// and their annotation folders, however unzipped). The tree is walked.
+// Folder names are split into letter tokens ("REFUGE-Validation400-GT":
+// refuge, validation, gt). Files under a folder with a token starting with
+// "illustration" (Disc_Cup_Fovea_Illustration) are ignored; image files
+// under a folder with a token starting with "mask" (Disc_Cup_Masks,
+// Disc_Masks) are masks; the other image files are images. The part of a
+// file (training, validation, test) is given by the shallowest folder with
+// a token starting with "train", "valid" or "test" (or equal to "val"),
 // else by the REFUGE stem pattern (g/n + digits training, V + digits
-// validation, T + digits test). Masks and label rows are matched to images by stem,
-// case-insensitively, within the part. Labels come from the sheets'
-// "Glaucoma Label" column, else from Glaucoma/Non-Glaucoma folders, else
-// (training) from the g/n prefix; disagreements are problems. Fovea from
-// the sheets' Fovea_X/Fovea_Y. The device is the REFUGE 2018 camera of the
-// part (Zeiss Visucam 500 for training, Canon CR-2 for validation and test)
-// unless the device param sets one.
+// validation, T + digits test). Masks and label rows are matched to images
+// by stem, case-insensitively, within the part. Labels come from the
+// sheets' "Glaucoma Label" column, else from Glaucoma/Non-Glaucoma folders,
+// else (training) from the g/n prefix; disagreements are problems. Fovea
+// from the sheets' Fovea_X/Fovea_Y. The device is the REFUGE 2018 camera of
+// the part (Zeiss Visucam 500 for training, Canon CR-2 for validation and
+// test) unless the device param sets one.
 var refuge2018Format = &sourceFormat{
 	params: []string{"coord_base", "allow_missing_masks", "device"},
 	summary: func(spec SourceSpec) string {
@@ -89,7 +91,7 @@ func stemPart(stem string) string {
 // (-1 when none).
 func dirPart(dirs []string) (string, int) {
 	for i, d := range dirs {
-		for _, tok := range strings.FieldsFunc(strings.ToLower(d), func(r rune) bool { return r < 'a' || r > 'z' }) {
+		for _, tok := range nameTokens(d) {
 			switch {
 			case strings.HasPrefix(tok, "train"):
 				return "training", i
@@ -162,11 +164,11 @@ func loadRefuge(l *srcLoader, v2 bool) error {
 	}
 	var imgs, masks, tables []walkFile
 	for _, f := range files {
-		if f.dirContains("illustration") {
+		if f.dirHasToken("illustration") {
 			continue
 		}
 		switch {
-		case IsImageFile(f.path) && f.dirContains("mask"):
+		case IsImageFile(f.path) && f.dirHasToken("mask"):
 			masks = append(masks, f)
 		case IsImageFile(f.path):
 			imgs = append(imgs, f)
