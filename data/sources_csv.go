@@ -128,11 +128,13 @@ func loadCSVManifest(l *srcLoader) error {
 		return r.cell(i)
 	}
 	dir := filepath.Dir(l.root)
+	// Paths are relative to the manifest; Windows separators are accepted.
 	rel := func(p string) string {
+		p = filepath.FromSlash(strings.ReplaceAll(p, "\\", "/"))
 		if filepath.IsAbs(p) {
 			return p
 		}
-		return filepath.Join(dir, filepath.FromSlash(p))
+		return filepath.Join(dir, p)
 	}
 	l.maskRule = RefugeRule.String()
 	if hasDisc {

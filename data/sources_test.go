@@ -598,7 +598,10 @@ func TestCSVBinaryPair(t *testing.T) {
 	cup := make([]uint8, 36)
 	cup[20] = 255 // (2,3): channel 0 of c01Mask is 255 at index 20, so the cup lies inside the disc
 	writePNG(t, filepath.Join(d, "a_cup.png"), grayFrom(6, 6, cup))
-	writeFile(t, filepath.Join(d, "m.csv"), "image,disc_mask,cup_mask,label\na.png,a_disc.png,a_cup.png,1\n")
+	// A Windows-style separator in a path is accepted.
+	os.MkdirAll(filepath.Join(d, "cups"), 0o755)
+	os.Rename(filepath.Join(d, "a_cup.png"), filepath.Join(d, "cups", "a_cup.png"))
+	writeFile(t, filepath.Join(d, "m.csv"), "image,disc_mask,cup_mask,label\na.png,a_disc.png,cups\\a_cup.png,1\n")
 	spec := SourceSpec{Name: "c", Format: "csv", Root: "m.csv"}
 	if _, _, err := LoadSource(spec, d, 1); err == nil || !strings.Contains(err.Error(), "csv.mask_polarity and csv.mask_threshold are required") {
 		t.Errorf("no rule: err = %v", err)
