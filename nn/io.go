@@ -49,7 +49,7 @@ func (m *Model) SaveWith(dir string, write func(path string, b []byte) error) er
 		return fmt.Errorf("save weights: %w", err)
 	}
 	h := WeightsHeader{Format: weightsFormat, Spec: m.Spec, In: m.In, OutC: m.OutC}
-	for _, p := range m.params {
+	for _, p := range m.tensors() {
 		b := EncodeNPY(p.Data, p.Shape)
 		file := p.Name + ".npy"
 		if err := write(filepath.Join(dir, file), b); err != nil {
@@ -162,11 +162,12 @@ func (m *Model) Load(dir string) error {
 	for _, p := range h.Params {
 		saved[p.Name] = p
 	}
-	if len(saved) != len(m.params) {
-		return fmt.Errorf("load weights: %s holds %d tensors, the model has %d", dir, len(saved), len(m.params))
+	all := m.tensors()
+	if len(saved) != len(all) {
+		return fmt.Errorf("load weights: %s holds %d tensors, the model has %d", dir, len(saved), len(all))
 	}
-	vals := make([][]float32, len(m.params))
-	for i, p := range m.params {
+	vals := make([][]float32, len(all))
+	for i, p := range all {
 		ph, ok := saved[p.Name]
 		if !ok {
 			return fmt.Errorf("load weights: %s has no tensor %s", dir, p.Name)
@@ -177,7 +178,7 @@ func (m *Model) Load(dir string) error {
 		}
 		vals[i] = v
 	}
-	for i, p := range m.params {
+	for i, p := range all {
 		copy(p.Data, vals[i])
 	}
 	return nil
@@ -231,11 +232,11 @@ func (m *Model) LoadMatching(dir string) (int, error) {
 	return n, nil
 }
 
-// WeightsHash is the SHA-256 of all parameters (names, shapes, float32
-// bits) in order: equal hashes mean bit-identical weights.
+// WeightsHash is the SHA-256 of all parameters and buffers (names,
+// shapes, float32 bits) in order: equal hashes mean bit-identical weights.
 func (m *Model) WeightsHash() string {
 	h := sha256.New()
-	for _, p := range m.params {
+	for _, p := range m.tensors() {
 		fmt.Fprintf(h, "%s%v;", p.Name, p.Shape)
 		b := make([]byte, 4*len(p.Data))
 		for i, v := range p.Data {

@@ -632,3 +632,110 @@ func (avgPoolKern) bwd(_ int, _ [][]float32, s []tensor.Shape, _, gout, gin []fl
 		}
 	}
 }
+
+// batchNormKern: per-channel normalisation of x (N,C,H,W). In training it
+// uses the batch statistics (biased variance) and updates the running
+// averages rm, rv (unbiased variance) with the momentum once per forward
+// pass; at inference it uses rm, rv. rm and rv alias the model's buffers.
+type batchNormKern struct {
+	eps, momentum float64
+	train         bool
+	rm, rv        []float32
+	mean, rstd    []float64
+}
+
+func (k *batchNormKern) id() string {
+	return fmt.Sprintf("BatchNorm{%g,%g,train=%v}", k.eps, k.momentum, k.train)
+}
+func (k *batchNormKern) outShape(inS []tensor.Shape) (tensor.Shape, error) {
+	if len(inS) != 3 || inS[0].Dims() != 4 {
+		return nil, fmt.Errorf("expected x (N,C,H,W), scale, shift; got %v", inS)
+	}
+	if inS[1].TotalSize() != inS[0][1] || inS[2].TotalSize() != inS[0][1] || len(k.rm) != inS[0][1] {
+		return nil, fmt.Errorf("scale %v / shift %v / statistics do not fit %d channels", inS[1], inS[2], inS[0][1])
+	}
+	return inS[0].Clone(), nil
+}
+func (k *batchNormKern) diff(int) []bool { return []bool{true, true, true} }
+func (k *batchNormKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
+	n, c, hw := inS[0][0], inS[0][1], inS[0][2]*inS[0][3]
+	x, sc, sh := in[0], in[1], in[2]
+	if len(k.mean) != c {
+		k.mean, k.rstd = make([]float64, c), make([]float64, c)
+	}
+	cnt := float64(n * hw)
+	for ch := 0; ch < c; ch++ {
+		var m, v float64
+		if k.train {
+			var s float64
+			for i := 0; i < n; i++ {
+				for _, xv := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+					s += float64(xv)
+				}
+			}
+			m = s / cnt
+			var q float64
+			for i := 0; i < n; i++ {
+				for _, xv := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+					d := float64(xv) - m
+					q += d * d
+				}
+			}
+			v = q / cnt
+			unb := v
+			if cnt > 1 {
+				unb = q / (cnt - 1)
+			}
+			k.rm[ch] = float32((1-k.momentum)*float64(k.rm[ch]) + k.momentum*m)
+			k.rv[ch] = float32((1-k.momentum)*float64(k.rv[ch]) + k.momentum*unb)
+		} else {
+			m, v = float64(k.rm[ch]), float64(k.rv[ch])
+		}
+		rs := 1 / math.Sqrt(v+k.eps)
+		k.mean[ch], k.rstd[ch] = m, rs
+		a := float64(sc[ch]) * rs
+		bb := float64(sh[ch]) - m*a
+		for i := 0; i < n; i++ {
+			o := out[(i*c+ch)*hw : (i*c+ch+1)*hw]
+			for j, xv := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+				o[j] = float32(float64(xv)*a + bb)
+			}
+		}
+	}
+}
+func (k *batchNormKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, gin []float32) {
+	n, c, hw := inS[0][0], inS[0][1], inS[0][2]*inS[0][3]
+	x, sc := in[0], in[1]
+	cnt := float64(n * hw)
+	for ch := 0; ch < c; ch++ {
+		m, rs := k.mean[ch], k.rstd[ch]
+		var sg, sgx float64 // Σ g, Σ g·x̂
+		for i := 0; i < n; i++ {
+			base := (i*c + ch) * hw
+			for j := 0; j < hw; j++ {
+				g := float64(gout[base+j])
+				sg += g
+				sgx += g * (float64(x[base+j]) - m) * rs
+			}
+		}
+		switch idx {
+		case 1:
+			gin[ch] = float32(sgx)
+		case 2:
+			gin[ch] = float32(sg)
+		case 0:
+			scv := float64(sc[ch])
+			for i := 0; i < n; i++ {
+				base := (i*c + ch) * hw
+				for j := 0; j < hw; j++ {
+					if !k.train {
+						gin[base+j] = float32(float64(gout[base+j]) * scv * rs)
+						continue
+					}
+					xh := (float64(x[base+j]) - m) * rs
+					gin[base+j] = float32(scv * rs * (float64(gout[base+j]) - sg/cnt - xh*sgx/cnt))
+				}
+			}
+		}
+	}
+}

@@ -277,3 +277,66 @@ func TestSmallKernels(t *testing.T) {
 		return o
 	})
 }
+
+// TestBatchNormKernel: training mode against a float64 reference with
+// batch statistics (forward and finite-difference gradients), the running
+// averages after one step (momentum 0.1, unbiased variance), and inference
+// mode using them.
+func TestBatchNormKernel(t *testing.T) {
+	n, c, h, w := 3, 4, 2, 3
+	x := randVals(n*c*h*w, 13, 2)
+	sc := randVals(c, 14, 1)
+	sh := randVals(c, 15, 1)
+	shapes := []tensor.Shape{{n, c, h, w}, {1, c, 1, 1}, {1, c, 1, 1}}
+	hw, cnt := h*w, float64(n*h*w)
+	stats := func(in []float64, ch int) (m, v float64) {
+		for i := 0; i < n; i++ {
+			for j := 0; j < hw; j++ {
+				m += in[(i*c+ch)*hw+j] / cnt
+			}
+		}
+		for i := 0; i < n; i++ {
+			for j := 0; j < hw; j++ {
+				d := in[(i*c+ch)*hw+j] - m
+				v += d * d / cnt
+			}
+		}
+		return
+	}
+	ref := func(in [][]float64) []float64 {
+		out := make([]float64, len(in[0]))
+		for ch := 0; ch < c; ch++ {
+			m, v := stats(in[0], ch)
+			for i := 0; i < n; i++ {
+				for j := 0; j < hw; j++ {
+					k := (i*c+ch)*hw + j
+					out[k] = (in[0][k]-m)/math.Sqrt(v+1e-5)*in[1][ch] + in[2][ch]
+				}
+			}
+		}
+		return out
+	}
+	rm, rv := make([]float32, c), make([]float32, c)
+	for i := range rv {
+		rv[i] = 1
+	}
+	k := &batchNormKern{eps: 1e-5, momentum: 0.1, train: true, rm: rm, rv: rv}
+	checkKern(t, "batchnorm", k, shapes, [][]float32{x, sc, sh}, ref)
+	// checkKern ran fwd once: running stats = 0.9·init + 0.1·batch
+	x64 := to64(x)
+	for ch := 0; ch < c; ch++ {
+		m, v := stats(x64, ch)
+		if math.Abs(float64(rm[ch])-0.1*m) > 1e-6 || math.Abs(float64(rv[ch])-(0.9+0.1*v*cnt/(cnt-1))) > 1e-6 {
+			t.Fatalf("channel %d running stats (%v, %v), expected (%v, %v)", ch, rm[ch], rv[ch], 0.1*m, 0.9+0.1*v*cnt/(cnt-1))
+		}
+	}
+	ke := &batchNormKern{eps: 1e-5, momentum: 0.1, train: false, rm: rm, rv: rv}
+	checkKern(t, "batchnorm-eval", ke, shapes, [][]float32{x, sc, sh}, func(in [][]float64) []float64 {
+		out := make([]float64, len(in[0]))
+		for kk := range out {
+			ch := (kk / hw) % c
+			out[kk] = (in[0][kk]-float64(rm[ch]))/math.Sqrt(float64(rv[ch])+1e-5)*in[1][ch] + in[2][ch]
+		}
+		return out
+	})
+}

@@ -23,10 +23,22 @@ func (b *builder) conv(name string, x *G.Node, outC, k, stride, pad int) (*G.Nod
 // norm applies the spec's normalisation (GroupNorm with learnt per-channel
 // scale and shift, or nothing).
 func (b *builder) norm(name string, x *G.Node) (*G.Node, error) {
+	c := x.Shape()[1]
+	if b.m.Spec.Norm == "batch" {
+		scale := b.param(name+".scale", []int{1, c, 1, 1}, 0, 0, "one")
+		shift := b.param(name+".shift", []int{1, c, 1, 1}, 0, 0, "zero")
+		rm := b.buffer(name+".running_mean", c, 0)
+		rv := b.buffer(name+".running_var", c, 1)
+		y, err := applyKern(&batchNormKern{eps: 1e-5, momentum: 0.1, train: b.train, rm: rm.Data, rv: rv.Data}, x, scale, shift)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		b.rec(name, y, name+".scale", name+".shift")
+		return y, nil
+	}
 	if b.m.Spec.Norm != "group" {
 		return x, nil
 	}
-	c := x.Shape()[1]
 	groups := b.m.Spec.Groups
 	for groups > 1 && c%groups != 0 {
 		groups--

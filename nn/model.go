@@ -38,6 +38,7 @@ type Model struct {
 	Seed uint64
 
 	params  []*Param
+	buffers []*Param // non-trainable state (batch-norm running statistics)
 	byName  map[string]*Param
 	summary []LayerInfo
 
@@ -85,8 +86,34 @@ func New(spec NetSpec, in Shape, outC int, batch int, seed uint64) (*Model, erro
 	return m, nil
 }
 
-// Params returns the model's parameters in creation order (stable).
+// Params returns the model's trainable parameters in creation order
+// (stable).
 func (m *Model) Params() []*Param { return m.params }
+
+// Buffers returns the model's non-trainable state tensors (batch-norm
+// running mean and variance), saved and loaded with the weights.
+func (m *Model) Buffers() []*Param { return m.buffers }
+
+// tensors is every saved tensor: parameters, then buffers.
+func (m *Model) tensors() []*Param {
+	return append(append([]*Param(nil), m.params...), m.buffers...)
+}
+
+// buffer returns a non-trainable state tensor, creating it filled with v
+// on first use.
+func (b *builder) buffer(name string, size int, v float32) *Param {
+	if p, ok := b.m.byName[name]; ok {
+		return p
+	}
+	vals := make([]float32, size)
+	for i := range vals {
+		vals[i] = v
+	}
+	p := &Param{Name: name, Shape: []int{size}, T: tensor.New(tensor.WithShape(size), tensor.WithBacking(vals)), Data: vals}
+	b.m.buffers = append(b.m.buffers, p)
+	b.m.byName[name] = p
+	return p
+}
 
 // Summary returns one row per layer: name, output shape (batch 1) and
 // parameter count.

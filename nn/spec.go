@@ -27,7 +27,10 @@ type NetSpec struct {
 	Base int `yaml:"base" json:"base"`
 	// Depth is the number of down-sampling stages.
 	Depth int `yaml:"depth" json:"depth"`
-	// Norm is the normalisation after each convolution: none or group.
+	// Norm is the normalisation after each convolution: group (default),
+	// batch or none. Batch norm uses batch statistics in training and
+	// running averages (momentum 0.1) at inference; the running statistics
+	// are saved with the weights.
 	Norm string `yaml:"norm" json:"norm"`
 	// Groups is the number of GroupNorm groups (clamped to divide the channels).
 	Groups int `yaml:"groups" json:"groups"`
@@ -46,7 +49,7 @@ type NetSpec struct {
 }
 
 var knownArchs = []string{"cnn", "heatmap", "resnet", "unet"}
-var knownNorms = []string{"group", "none"}
+var knownNorms = []string{"batch", "group", "none"}
 var knownInits = []string{"glorot", "he"}
 var knownHeads = []string{"linear", "sigmoid", "softmax"}
 
@@ -124,8 +127,11 @@ func (s NetSpec) Validate() error {
 func (s NetSpec) Describe() string {
 	s = s.Defaults()
 	norm := "no normalisation"
-	if s.Norm == "group" {
+	switch s.Norm {
+	case "group":
 		norm = fmt.Sprintf("GroupNorm (%d groups)", s.Groups)
+	case "batch":
+		norm = "batch normalisation (batch statistics in training, running averages with momentum 0.1 at inference)"
 	}
 	drop := ""
 	if s.Dropout > 0 {

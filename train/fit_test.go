@@ -136,7 +136,11 @@ func segVal(ds Dataset) func(m *nn.Model, epoch int) (map[string]float64, error)
 }
 
 func segModel(t *testing.T, dropout float64) *nn.Model {
-	m, err := nn.New(nn.NetSpec{Arch: "unet", Base: 4, Depth: 2, Dropout: dropout}, nn.Shape{C: 3, H: 16, W: 16}, 3, 4, 11)
+	return segModelNorm(t, dropout, "group")
+}
+
+func segModelNorm(t *testing.T, dropout float64, norm string) *nn.Model {
+	m, err := nn.New(nn.NetSpec{Arch: "unet", Base: 4, Depth: 2, Dropout: dropout, Norm: norm}, nn.Shape{C: 3, H: 16, W: 16}, 3, 4, 11)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,13 +150,14 @@ func segModel(t *testing.T, dropout float64) *nn.Model {
 // TestResumeExact: a run stopped after 3 of 6 epochs and resumed ends with
 // the same weights (hash), the same log lines (apart from wall time) and
 // the same best epoch as an uninterrupted run; two uninterrupted runs are
-// identical too (with different worker counts).
+// identical too (with different worker counts). The network uses batch
+// norm and dropout, so running statistics and masks are covered.
 func TestResumeExact(t *testing.T) {
 	ds := &discSet{n: 10, size: 16}
 	cfg := Config{Epochs: 6, BatchSize: 4, Optimizer: OptSpec{Name: "adamw", LR: 0.01}, Schedule: SchedSpec{Name: "cosine", WarmupEpochs: 1},
 		Loss: LossSpec{Name: "dice-ce"}, Monitor: "acc", ValEvery: 2, ClipNorm: 5}
 	run := func(dir string, stop int, resume bool, workers int, log *bytes.Buffer) (*nn.Model, *FitResult) {
-		m := segModel(t, 0.2)
+		m := segModelNorm(t, 0.2, "batch")
 		c := cfg
 		c.Workers = workers
 		res, err := Fit(m, ds, segVal(ds), FitOptions{Task: "segmentation", Cfg: c, Seed: 5, CkptDir: dir, Log: log, Quiet: true, StopAfter: stop, Resume: resume})
