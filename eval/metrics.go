@@ -301,14 +301,14 @@ func SegImage(gt, pred *data.Mask) (SegResult, error) {
 		g := gt.Pix[y*w : (y+1)*w]
 		p := pred.Pix[y*w : (y+1)*w]
 		var iD, iC uint32
-		x := 0
 		// Background fast path: REFUGE masks are mostly 255 in both, so
 		// whole 8-byte words where both masks are background are skipped.
-		for ; x+8 <= w; x += 8 {
-			if binary.LittleEndian.Uint64(g[x:]) == allBackground && binary.LittleEndian.Uint64(p[x:]) == allBackground {
+		for x := 0; x < w; x += 8 {
+			end := min(x+8, w)
+			if end-x == 8 && binary.LittleEndian.Uint64(g[x:]) == allBackground && binary.LittleEndian.Uint64(p[x:]) == allBackground {
 				continue
 			}
-			for k := x; k < x+8; k++ {
+			for k := x; k < end; k++ {
 				a, b := lutDisc[g[k]], lutCup[g[k]]
 				c, d := lutDisc[p[k]], lutCup[p[k]]
 				cgd[k] += a
@@ -318,16 +318,6 @@ func SegImage(gt, pred *data.Mask) (SegResult, error) {
 				iD += a & c
 				iC += b & d
 			}
-		}
-		for k := x; k < w; k++ {
-			a, b := lutDisc[g[k]], lutCup[g[k]]
-			c, d := lutDisc[p[k]], lutCup[p[k]]
-			cgd[k] += a
-			cgc[k] += b
-			cpd[k] += c
-			cpc[k] += d
-			iD += a & c
-			iC += b & d
 		}
 		interD += uint64(iD)
 		interC += uint64(iC)
