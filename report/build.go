@@ -275,6 +275,10 @@ func secPartition(r *run) *section {
 
 func secSchematic(r *run) *section {
 	s := &section{Title: "Schematic figure"}
+	if len(r.stages()) == 0 {
+		s.p(txt("description.json describes no trained model, so there is no method to draw."))
+		return s
+	}
 	s.add(&figure{Name: "schematic", Width: 1,
 		Caption: "The method, one row per trained model: input, preprocessing, network, post-processing and output, with the names and sizes used in this run."})
 	l := &list{}

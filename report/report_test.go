@@ -280,7 +280,7 @@ func TestOneValueChangesOneSentence(t *testing.T) {
 				obj(m, "tasks", "segmentation")["augmentation"].([]any)[1] = "Rotation by an angle uniform in [-30°, 30°] with probability 0.7 (mask nearest)"
 			},
 			want: map[string]string{"report.md": "- Rotation by an angle uniform in \\[-30°, 30°\\] with probability 0.7 (mask nearest).",
-				"report.tex":  "\\item Rotation by an angle uniform in [-30$^\\circ$, 30$^\\circ$] with probability 0.7 (mask nearest).",
+				"report.tex":  "\\item Rotation by an angle uniform in {[}-30$^\\circ$, 30$^\\circ${]} with probability 0.7 (mask nearest).",
 				"report.html": "<li>Rotation by an angle uniform in [-30°, 30°] with probability 0.7 (mask nearest).</li>"},
 		},
 		{
@@ -615,8 +615,9 @@ func TestTexEscape(t *testing.T) {
 		`a_b % c & d # e $ f { g } h ~ i ^ j \ k`: `a\_b \% c \& d \# e \$ f \{ g \} h $\sim$ i \^{} j \textbackslash{} k`,
 		"512×512 → σ ≥ 1":                         `512$\times$512 $\rightarrow$ $\sigma$ $\ge$ 1`,
 		"Ö é":                                     "Ö é",
-		"日":                                       "[U+65E5]",
+		"日":                                       "{[}U+65E5{]}",
 		"a<b>c|d":                                 "a$<$b$>$c$|$d",
+		"[0.5, 1]":                                "{[}0.5, 1{]}",
 	} {
 		if got := texEsc(in); got != want {
 			t.Errorf("texEsc(%q) = %q, want %q", in, got, want)
@@ -698,4 +699,97 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// nasty holds strings that break naive Markdown, LaTeX and HTML writers.
+var nasty = []string{
+	`\input{/etc/passwd} \\ \end{document}`,
+	`50% of {braces} & $math$ #hash ~tilde ^caret _under`,
+	"<script>alert(1)</script> | pipe | `tick` *star* [link](x)",
+	"日本語 😀 µ σ → ≥ – — “quotes”",
+	"1. looks like a list",
+	"# looks like a heading",
+}
+
+// TestNastyStrings puts hostile text into every kind of description field
+// and checks that the report still renders: LaTeX compiles (when pdflatex
+// is installed), HTML carries no raw tag, Markdown no raw heading.
+func TestNastyStrings(t *testing.T) {
+	dir := copyRun(t)
+	editJSON(t, dir, "description.json", func(m map[string]any) {
+		m["title"] = nasty[0]
+		m["team"] = nasty[1]
+		m["authors"] = []any{nasty[2], nasty[3]}
+		seg := obj(m, "tasks", "segmentation")
+		seg["preprocessing"] = []any{nasty[0], nasty[1], nasty[2], nasty[3], nasty[4], nasty[5]}
+		seg["output"] = nasty[1]
+		obj(seg, "network")["sentence"] = nasty[2]
+		obj(seg, "training")["optimizer"] = nasty[0]
+		obj(m, "split")["criterion"] = nasty[5]
+		ds := m["datasets"].([]any)[0].(map[string]any)
+		ds["name"] = nasty[1]
+		ds["root"] = nasty[0]
+	})
+	out := generate(t, dir)
+	md := string(read(t, filepath.Join(out, "report.md")))
+	for _, l := range strings.Split(md, "\n") {
+		if strings.HasPrefix(l, "# looks") || strings.HasPrefix(l, "1. looks") {
+			t.Errorf("Markdown line %q turns text into structure", l)
+		}
+	}
+	html := string(read(t, filepath.Join(out, "report.html")))
+	if strings.Contains(html, "<script>") {
+		t.Errorf("HTML contains a raw <script> tag")
+	}
+	tex := string(read(t, filepath.Join(out, "report.tex")))
+	if strings.Contains(tex, `\input{`) || strings.Count(tex, `\end{document}`) != 1 {
+		t.Errorf("LaTeX special characters not escaped")
+	}
+	if _, err := exec.LookPath("pdflatex"); err != nil || testing.Short() {
+		return
+	}
+	cmd := exec.Command("pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "report.tex")
+	cmd.Dir = out
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pdflatex failed on hostile text: %v\n%s", err, tail(string(b), 3000))
+	}
+}
+
+// TestMinimalRun: a run with one task, no localiser, no qualitative cases,
+// an empty log and no split counts still gives a complete report.
+func TestMinimalRun(t *testing.T) {
+	dir := copyRun(t)
+	editJSON(t, dir, "description.json", func(m map[string]any) {
+		tasks := obj(m, "tasks")
+		delete(tasks, "segmentation")
+		delete(tasks, "fovea")
+		delete(m, "localizer")
+		delete(m, "datasets")
+		obj(m, "split")["per_split"] = map[string]any{}
+	})
+	editJSON(t, dir, "metrics.json", func(m map[string]any) {
+		delete(m, "test")
+		v := obj(m, "val")
+		delete(v, "segmentation")
+		delete(v, "fovea")
+	})
+	os.WriteFile(filepath.Join(dir, "log.jsonl"), nil, 0o644)
+	os.RemoveAll(filepath.Join(dir, "qualitative"))
+	out := generate(t, dir)
+	md := string(read(t, filepath.Join(out, "report.md")))
+	for i, title := range []string{"Datasets", "Partition criterion", "Schematic figure", "Input data", "Preprocessing",
+		"Network architecture", "Language and framework", "Training details", "Data augmentation", "Post-processing",
+		"Results", "Reproducibility"} {
+		if !strings.Contains(md, fmt.Sprintf("\n## %d %s\n", i+1, title)) {
+			t.Errorf("section %d %s missing", i+1, title)
+		}
+	}
+	for _, absent := range []string{"qualitative.png", "curves_", "Optic disc and cup segmentation"} {
+		if strings.Contains(md, absent) {
+			t.Errorf("report mentions %q although the run has none", absent)
+		}
+	}
+	if !strings.Contains(md, "figures/roc.png") || !strings.Contains(md, "| val | classification | AUC `auc` | 0.8125 |") {
+		t.Errorf("classification results missing:\n%s", mdSection(t, md, 11))
+	}
 }

@@ -194,7 +194,8 @@ var texUnicode = map[rune]string{
 
 // texEsc escapes LaTeX's special characters (\ { } $ & # % _ ~ ^ and < > |
 // which OT1 fonts lack) and maps non-ASCII characters; characters with no
-// mapping are written as [U+XXXX] so the document always compiles.
+// mapping are written as [U+XXXX] (brackets braced) so the document always
+// compiles.
 func texEsc(s string) string {
 	var b strings.Builder
 	for _, r := range s {
@@ -210,6 +211,10 @@ func texEsc(s string) string {
 			b.WriteString(`\^{}`)
 		case '<', '>', '|':
 			b.WriteString("$" + string(r) + "$")
+		case '[', ']':
+			// Braced, so that text after \\ or \item is never read as an
+			// optional argument.
+			b.WriteString("{" + string(r) + "}")
 		case '\n', '\r', '\t':
 			b.WriteByte(' ')
 		default:
@@ -220,7 +225,7 @@ func texEsc(s string) string {
 			} else if r >= 0xC0 && r <= 0x17F && r != 0xD7 && r != 0xF7 {
 				b.WriteRune(r) // accented Latin letters: inputenc composes them
 			} else {
-				fmt.Fprintf(&b, "[U+%04X]", r)
+				fmt.Fprintf(&b, "{[}U+%04X{]}", r)
 			}
 		}
 	}
