@@ -208,3 +208,25 @@ func TestDirPart(t *testing.T) {
 		}
 	}
 }
+
+// An identical copy of an image in a doubled folder collapses to one sample
+// with a note; two different files sharing a stem are a problem naming both.
+func TestRefugeDuplicateStems(t *testing.T) {
+	d := refuge2018Tree(t)
+	src := filepath.Join(d, "REFUGE-Training400/Training400/Glaucoma/g0001.png")
+	b, _ := os.ReadFile(src)
+	writeFile(t, filepath.Join(d, "REFUGE-Training400/Training400/Training400/Glaucoma/g0001.png"), string(b))
+	samples, rep, err := LoadSource(SourceSpec{Name: "r", Format: "refuge2018", Root: d, Subset: "training"}, "/", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 3 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "2 identical copies") {
+		t.Errorf("identical copy: %d samples, notes %v", len(samples), rep.Notes)
+	}
+	writeTinyMask(t, filepath.Join(d, "REFUGE-Training400/Training400/Non-Glaucoma/n0001.bmp"), 12, 10) // a different 12x10 image
+	_, rep, err = LoadSource(SourceSpec{Name: "r", Format: "refuge2018", Root: d, Subset: "training"}, "/", 1)
+	if err == nil || !strings.Contains(err.Error(), `2 different image files share the stem "n0001"`) ||
+		!strings.Contains(err.Error(), "Non-Glaucoma/n0001.bmp") || !strings.Contains(err.Error(), "Non-Glaucoma/n0001.png") {
+		t.Errorf("different files sharing a stem: err = %v", err)
+	}
+}
