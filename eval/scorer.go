@@ -15,6 +15,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -547,7 +548,108 @@ func decodeBMP8(b []byte) (m *data.Mask, differ int, ok bool, err error) {
 // GTLayouts lists the ground-truth layouts ReadGroundTruth knows.
 func GTLayouts() []string { return []string{"csv", "refuge2", "refuge2018"} }
 
-// ReadGroundTruth reads a ground-truth folder keyed by image stem:
+// ReadGroundTruth reads ground truth keyed by image stem. Which reader is
+// used follows from what dir holds:
+//
+//   - a dataset release with its fundus images (any .jpg/.jpeg file in the
+//     tree), or a CSV manifest file for layout "csv": package data's source
+//     reader of that format (data.LoadSource, format = layout, default
+//     parameters; see ReadGroundTruthSource for others), exactly as training
+//     reads it — labels from the sheets or class folders, fovea, masks with
+//     their decoding rule. Its problems (e.g. an image without its mask) are
+//     errors; nothing is dropped silently.
+//   - a ground-truth folder without images (e.g. REFUGE-Validation400-GT
+//     with the sheet exported as CSV): ReadGTFolder.
+func ReadGroundTruth(dir, layout string) (*GroundTruth, error) {
+	if !slices.Contains(GTLayouts(), layout) {
+		return nil, fmt.Errorf("read ground truth %s: %w", dir, data.UnknownNameError("ground-truth layout", layout, GTLayouts()))
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read ground truth: %w", err)
+	}
+	if !st.IsDir() || hasFundusImages(dir) {
+		return ReadGroundTruthSource(data.SourceSpec{Name: "gt", Format: layout, Root: dir})
+	}
+	return ReadGTFolder(dir, layout)
+}
+
+// hasFundusImages tells whether a tree holds .jpg/.jpeg files (REFUGE
+// images are JPEG; masks never are).
+func hasFundusImages(dir string) bool {
+	found := false
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found {
+			return filepath.SkipAll
+		}
+		if ext := strings.ToLower(filepath.Ext(p)); !d.IsDir() && (ext == ".jpg" || ext == ".jpeg") {
+			found = true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
+}
+
+// ReadGroundTruthSource reads ground truth through package data's source
+// reader (any registered format and parameters): labels of samples with a
+// known label, fovea points, and masks (REFUGE-coded files through the
+// strict codec; binary sources through their configured rule). Keys are the
+// samples' stems; two samples with one stem are an error.
+func ReadGroundTruthSource(spec data.SourceSpec) (*GroundTruth, error) {
+	samples, _, err := data.LoadSource(spec, "", 0)
+	if err != nil {
+		return nil, fmt.Errorf("read ground truth: %w", err)
+	}
+	gt := &GroundTruth{Labels: map[string]int{}, Fovea: map[string]data.Point{}, Masks: map[string]*data.Mask{}}
+	seen := map[string]string{}
+	var withMask []*data.Sample
+	for _, s := range samples {
+		if old, ok := seen[s.Stem]; ok {
+			return nil, fmt.Errorf("read ground truth: samples %s and %s share the stem %q; submissions are keyed by stem", old, s.ID, s.Stem)
+		}
+		seen[s.Stem] = s.ID
+		if s.HasLabel() {
+			gt.Labels[s.Stem] = s.Label
+		}
+		if s.Fovea != nil {
+			gt.Fovea[s.Stem] = *s.Fovea
+		}
+		if s.HasMask {
+			withMask = append(withMask, s)
+		}
+	}
+	masks := make([]*data.Mask, len(withMask))
+	errs := make([]error, len(withMask))
+	parallelFor(len(withMask), func(i int) {
+		s := withMask[i]
+		switch rule, cup := data.MaskRuleOf(s); {
+		case cup != "":
+			masks[i], errs[i] = data.ReadBinaryPair(s.MaskPath, cup, rule)
+		case rule == data.RefugeRule && s.MaskPath != "":
+			masks[i], errs[i] = readGTMask(s.MaskPath)
+		case s.MaskPath != "":
+			masks[i], errs[i] = data.ReadMask(s.MaskPath, rule)
+		default: // in-memory (synthetic) sample
+			_, masks[i], errs[i] = s.Load()
+		}
+	})
+	for i, s := range withMask {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("read ground truth: %w", errs[i])
+		}
+		if masks[i] == nil {
+			return nil, fmt.Errorf("read ground truth: sample %s has a mask but none was read", s.ID)
+		}
+		gt.Masks[s.Stem] = masks[i]
+	}
+	if len(gt.Labels)+len(gt.Fovea)+len(gt.Masks) == 0 {
+		return nil, fmt.Errorf("read ground truth %s (format %s): the samples carry no label, fovea or mask", spec.Root, spec.Format)
+	}
+	return gt, nil
+}
+
+// ReadGTFolder reads a ground-truth folder without fundus images:
 //
 //   - masks: every mask file of the layout (refuge2018: .bmp; refuge2: .png;
 //     csv: .bmp or .png), any extension case, found by walking the tree; when
@@ -564,7 +666,7 @@ func GTLayouts() []string { return []string{"csv", "refuge2", "refuge2018"} }
 // Two files with one stem, or conflicting values for one image, are errors
 // naming both. Spreadsheet (.xlsx) label files are not read here: the error
 // says so (convert them to CSV).
-func ReadGroundTruth(dir, layout string) (*GroundTruth, error) {
+func ReadGTFolder(dir, layout string) (*GroundTruth, error) {
 	var exts []string
 	switch layout {
 	case "refuge2018":

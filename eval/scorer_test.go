@@ -561,3 +561,50 @@ func TestReadGTMaskMatchesDataCodec(t *testing.T) {
 		t.Fatalf("stray value: %v, data says %v", err, want)
 	}
 }
+
+// A dataset release with its images is read through package data's source
+// reader; an oracle submission written from it scores perfectly in strict
+// mode (labels from the class folders, fovea from the .xlsx sheet, masks).
+func TestGroundTruthFromRelease(t *testing.T) {
+	for _, layout := range []string{"refuge2018", "csv"} {
+		dir := filepath.Join(t.TempDir(), "release")
+		if err := data.WriteSynthetic(dir, 8, 11, data.SynthOptions{W: 48, H: 40}, layout); err != nil {
+			t.Fatal(err)
+		}
+		root := dir
+		if layout == "csv" {
+			root = filepath.Join(dir, "manifest.csv")
+		}
+		gt, err := ReadGroundTruth(root, layout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(gt.Labels) != 8 || len(gt.Fovea) != 8 || len(gt.Masks) != 8 {
+			t.Fatalf("%s: %d labels, %d fovea, %d masks; want 8 each", layout, len(gt.Labels), len(gt.Fovea), len(gt.Masks))
+		}
+		for stem, l := range gt.Labels {
+			if layout == "refuge2018" && (l == 1) != strings.HasPrefix(stem, "g") {
+				t.Fatalf("%s: label %d for %s", layout, l, stem)
+			}
+		}
+		names := map[string]string{}
+		for stem := range gt.Labels {
+			names[stem] = stem + ".jpg"
+		}
+		pred := &Predictions{Class: map[string]float64{}, Fovea: gt.Fovea, Masks: gt.Masks}
+		for stem, l := range gt.Labels {
+			pred.Class[stem] = float64(l)
+		}
+		sub := filepath.Join(t.TempDir(), "submission")
+		if err := WriteSubmission(sub, "refuge2018", pred, names, true); err != nil {
+			t.Fatal(err)
+		}
+		tm, err := Evaluate(sub+".zip", root, layout, ScoreOptions{Strict: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tm.Classification.AUC != 1 || tm.Segmentation.DiceDisc != 1 || tm.Segmentation.VCDRMAE != 0 || tm.Fovea.MeanDistance != 0 {
+			t.Fatalf("%s oracle:\n%s", layout, FormatTable(tm))
+		}
+	}
+}
