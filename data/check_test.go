@@ -188,3 +188,11 @@ func TestCheckSharedData(t *testing.T) {
 		t.Errorf("problem: %v", p)
 	}
 }
+
+// Synthetic (in-memory) samples pass Check: sizes, masks and points agree.
+func TestCheckSynthetic(t *testing.T) {
+	samples := SyntheticSamples("syn", 4, 3, SynthOptions{W: 96, H: 80, VarySize: true})
+	if ps := Check(samples, 2); len(ps) != 0 {
+		t.Errorf("problems: %v", ps)
+	}
+}
