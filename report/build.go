@@ -872,6 +872,9 @@ func secReproducibility(r *run) *section {
 	if len(hashes) == 0 {
 		hashes = r.Manifest.Inputs
 	}
+	if len(hashes) == 0 {
+		s.p(txt("The run recorded no input files (data_hashes and the manifest's inputs are empty): its data sources read no files, as synthetic sources generated from the seed do."))
+	}
 	if len(hashes) > 0 {
 		paths := keys(hashes)
 		h := sha256.New()

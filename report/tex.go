@@ -12,7 +12,10 @@ import (
 // where they are referenced ([H]).
 func renderLaTeX(d *document) []byte {
 	var b strings.Builder
-	b.WriteString(`\documentclass[11pt,a4paper]{article}
+	b.WriteString(`% Written by refugelab (package report) from a run folder; do not edit.
+% Compile with: pdflatex report.tex && pdflatex report.tex (the second pass
+% settles the widths of the long tables). Figures: figures/*.png.
+\documentclass[11pt,a4paper]{article}
 \usepackage[utf8]{inputenc}
 \usepackage[margin=2.2cm]{geometry}
 \usepackage{graphicx}
