@@ -201,8 +201,13 @@ type argmaxStep struct{}
 
 func newArgmax(p *params) (Step, error) { return &argmaxStep{}, nil }
 
-func (s *argmaxStep) Name() string           { return "argmax" }
+// Name implements Step.
+func (s *argmaxStep) Name() string { return "argmax" }
+
+// Params implements Step.
 func (s *argmaxStep) Params() map[string]any { return map[string]any{} }
+
+// Describe implements Step.
 func (s *argmaxStep) Describe() string {
 	return "Each pixel takes the most probable class (background, rim or cup; ties go to the lower class); disc = rim or cup."
 }
@@ -237,10 +242,15 @@ func newThreshold(p *params) (Step, error) {
 	return s, p.err
 }
 
+// Name implements Step.
 func (s *thresholdStep) Name() string { return "threshold" }
+
+// Params implements Step.
 func (s *thresholdStep) Params() map[string]any {
 	return map[string]any{"disc": s.disc, "cup": s.cup}
 }
+
+// Describe implements Step.
 func (s *thresholdStep) Describe() string {
 	return fmt.Sprintf("Thresholds the probabilities: disc where P(rim) + P(cup) >= %g, cup where P(cup) >= %g.", s.disc, s.cup)
 }
@@ -309,10 +319,15 @@ func newLargest(p *params) (Step, error) {
 	return s, p.err
 }
 
+// Name implements Step.
 func (s *largestStep) Name() string { return "largest-component" }
+
+// Params implements Step.
 func (s *largestStep) Params() map[string]any {
 	return map[string]any{"targets": s.targets, "connectivity": s.conn}
 }
+
+// Describe implements Step.
 func (s *largestStep) Describe() string {
 	return fmt.Sprintf("Keeps only the largest %d-connected component of %s (ties: the first in raster order; an empty structure stays empty).", s.conn, targetWords(s.targets))
 }
@@ -344,8 +359,13 @@ type fillHolesStep struct{ targets []string }
 
 func newFillHoles(p *params) (Step, error) { return &fillHolesStep{targets: readTargets(p)}, p.err }
 
-func (s *fillHolesStep) Name() string           { return "fill-holes" }
+// Name implements Step.
+func (s *fillHolesStep) Name() string { return "fill-holes" }
+
+// Params implements Step.
 func (s *fillHolesStep) Params() map[string]any { return map[string]any{"targets": s.targets} }
+
+// Describe implements Step.
 func (s *fillHolesStep) Describe() string {
 	return fmt.Sprintf("Fills holes of %s (background regions, 4-connected, that do not reach the image border).", targetWords(s.targets))
 }
@@ -401,8 +421,13 @@ type cupInDiscStep struct{}
 
 func newCupInDisc(p *params) (Step, error) { return &cupInDiscStep{}, nil }
 
-func (s *cupInDiscStep) Name() string           { return "cup-in-disc" }
+// Name implements Step.
+func (s *cupInDiscStep) Name() string { return "cup-in-disc" }
+
+// Params implements Step.
 func (s *cupInDiscStep) Params() map[string]any { return map[string]any{} }
+
+// Describe implements Step.
 func (s *cupInDiscStep) Describe() string {
 	return "Forces the cup inside the disc: cup pixels outside the disc are removed."
 }
@@ -428,10 +453,15 @@ func newMorph(p *params, kind string) (Step, error) {
 	return s, p.err
 }
 
+// Name implements Step.
 func (s *morphStep) Name() string { return s.kind }
+
+// Params implements Step.
 func (s *morphStep) Params() map[string]any {
 	return map[string]any{"radius": s.radius, "targets": s.targets}
 }
+
+// Describe implements Step.
 func (s *morphStep) Describe() string {
 	order := "erosion then dilation"
 	if s.kind == "closing" {
@@ -538,8 +568,13 @@ type ellipseStep struct{ targets []string }
 
 func newEllipseFit(p *params) (Step, error) { return &ellipseStep{targets: readTargets(p)}, p.err }
 
-func (s *ellipseStep) Name() string           { return "ellipse-fit" }
+// Name implements Step.
+func (s *ellipseStep) Name() string { return "ellipse-fit" }
+
+// Params implements Step.
 func (s *ellipseStep) Params() map[string]any { return map[string]any{"targets": s.targets} }
+
+// Describe implements Step.
 func (s *ellipseStep) Describe() string {
 	return fmt.Sprintf("Replaces %s by the filled least-squares ellipse through its boundary pixels (direct fit of Fitzgibbon et al. in the numerically stable form of Halir and Flusser; structures with fewer than 6 boundary pixels or no valid ellipse are left unchanged).", targetWords(s.targets))
 }
