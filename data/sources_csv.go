@@ -103,21 +103,17 @@ func loadCSVManifest(l *srcLoader) error {
 	}
 	_, hasDisc := idx["disc_mask"]
 	_, hasCup := idx["cup_mask"]
-	pol, err := l.p.str("mask_polarity", "", PolarityBright, PolarityDark)
+	pairRule, ruleSet, err := l.p.binaryRule()
 	if err != nil {
 		return err
 	}
-	thr, err := l.p.str("mask_threshold", "", ThresholdHalf, ThresholdNonzero)
-	if err != nil {
-		return err
-	}
-	pairRule := MaskRule{Convention: ConventionBinary, Polarity: pol, Threshold: thr}
+	pol, thr := pairRule.Polarity, pairRule.Threshold
 	switch {
 	case hasDisc != hasCup:
 		return fmt.Errorf("%s: %s has only one of disc_mask and cup_mask; a binary pair needs both columns", l.root, what)
 	case hasDisc && (pol == "" || thr == ""):
 		return fmt.Errorf("csv.mask_polarity and csv.mask_threshold are required with disc_mask/cup_mask columns (got %q and %q): binary masks are decoded only under an explicit rule, e.g. mask_polarity: bright, mask_threshold: \">127\"", pol, thr)
-	case !hasDisc && (pol != "" || thr != ""):
+	case !hasDisc && ruleSet:
 		return fmt.Errorf("csv.mask_polarity/csv.mask_threshold: given, but the manifest has no disc_mask/cup_mask columns (the mask column is always REFUGE-coded)")
 	}
 	col := func(r tableRow, name string) string {

@@ -131,3 +131,17 @@ func (p *srcParams) strList(key string) ([]string, error) {
 	}
 	return nil, fmt.Errorf("%s.%s: expected a list of strings, got %T (%v)", p.piece, key, v, v)
 }
+
+// binaryRule reads the mask_polarity and mask_threshold params into a binary
+// mask rule; set tells whether either was given (no defaults exist).
+func (p *srcParams) binaryRule() (rule MaskRule, set bool, err error) {
+	pol, err := p.str("mask_polarity", "", PolarityBright, PolarityDark)
+	if err != nil {
+		return rule, false, err
+	}
+	thr, err := p.str("mask_threshold", "", ThresholdHalf, ThresholdNonzero)
+	if err != nil {
+		return rule, false, err
+	}
+	return MaskRule{Convention: ConventionBinary, Polarity: pol, Threshold: thr}, pol != "" || thr != "", nil
+}

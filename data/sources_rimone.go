@@ -51,18 +51,14 @@ var rimoneMaskRe = regexp.MustCompile(`(?i)^(.+)-(\d+)-(disc|cup)-t$`)
 var rimonePrefixRe = regexp.MustCompile(`^(r\d)_`)
 
 func loadRimone(l *srcLoader) error {
-	pol, err := l.p.str("mask_polarity", "", PolarityBright, PolarityDark)
+	rule, _, err := l.p.binaryRule()
 	if err != nil {
 		return err
 	}
-	thr, err := l.p.str("mask_threshold", "", ThresholdHalf, ThresholdNonzero)
-	if err != nil {
-		return err
-	}
+	pol, thr := rule.Polarity, rule.Threshold
 	if pol == "" || thr == "" {
 		return fmt.Errorf("rimone-dl.mask_polarity and rimone-dl.mask_threshold are required (got %q and %q): RIM-ONE masks are binary files with the structure bright (255 = inside) and anti-aliased or lossy edges in some copies, so the rule is never guessed; write e.g. mask_polarity: bright, mask_threshold: \">127\" (or \"nonzero\")", pol, thr)
 	}
-	rule := MaskRule{Convention: ConventionBinary, Polarity: pol, Threshold: thr}
 	l.maskRule = rule.String()
 	annot, err := l.p.integer("annotator", 1, 1)
 	if err != nil {
