@@ -12,12 +12,11 @@ import (
 // disc_y, device, subset. mask is a REFUGE-coded file; disc_mask and
 // cup_mask are a binary pair (Drishti-GS, RIM-ONE style) decoded under the
 // explicit rule of the mask_polarity and mask_threshold params, which are
-// required when the manifest has these columns. With
-// header: true (the default) the first row must consist of these names
-// (matched ignoring case, spaces and punctuation); any other name, such as a
-// data row "T0001.jpg,1" taken for a header, is an error. With header: false
-// the columns param lists the column names in order: the loader never
-// guesses. Masks are REFUGE-coded.
+// required when the manifest has these columns. With header: true (the
+// default) the first row must consist of these names (matched ignoring case,
+// spaces and punctuation); any other name, such as a data row "T0001.jpg,1"
+// taken for a header, is an error. With header: false the columns param
+// lists the column names in order: the loader never guesses.
 var csvFormat = &sourceFormat{
 	params: []string{"header", "columns", "coord_base", "mask_polarity", "mask_threshold"},
 	summary: func(spec SourceSpec) string {
