@@ -87,8 +87,8 @@ func TestShellJoin(t *testing.T) {
 
 func TestShortStep(t *testing.T) {
 	for in, want := range map[string]string{
-		"Crop to the field of view (threshold 0.05).": "Crop to the field of view",
-		"The optic-nerve-head region is cropped: a 80×80-pixel window": "The optic-nerve-head region is cropped",
+		"Crop to the field of view (threshold 0.05).":                                                          "Crop to the field of view",
+		"The optic-nerve-head region is cropped: a 80×80-pixel window":                                         "The optic-nerve-head region is cropped",
 		"Each channel is normalised to zero mean and unit standard deviation with the image's own statistics.": "Each channel is normalised to zero mean and unit standard …",
 	} {
 		if got := shortStep(in); got != want {
