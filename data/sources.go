@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"weak"
 )
 
 // SourceSpec configures one data source of an experiment
@@ -447,11 +449,15 @@ type maskDecoder struct {
 // loader (SetLoader) that captures the decoder, so (*Sample).Load and Check
 // decode a copy correctly too; only MaskRuleOf and SampleFiles need the
 // original pointer.
-var sampleMasks sync.Map
+// Keys are weak pointers, and an entry is removed when its sample is
+// garbage-collected, so the map never keeps samples alive.
+var sampleMasks sync.Map // weak.Pointer[Sample] -> maskDecoder
 
 // attachDecoder records a non-REFUGE mask decoding for s.
 func attachDecoder(s *Sample, d maskDecoder) {
-	sampleMasks.Store(s, d)
+	k := weak.Make(s)
+	sampleMasks.Store(k, d)
+	runtime.AddCleanup(s, func(k weak.Pointer[Sample]) { sampleMasks.Delete(k) }, k)
 	img, disc := s.ImagePath, s.MaskPath
 	s.SetLoader(func() (*Image, *Mask, error) {
 		return loadFilesWith(s.ID, img, disc, d)
@@ -462,7 +468,7 @@ func attachDecoder(s *Sample, d maskDecoder) {
 // for binary disc/cup pairs (RIM-ONE), the cup file ("" otherwise).
 // REFUGE-coded samples, and samples without a mask, get RefugeRule.
 func MaskRuleOf(s *Sample) (MaskRule, string) {
-	if d, ok := sampleMasks.Load(s); ok {
+	if d, ok := sampleMasks.Load(weak.Make(s)); ok {
 		d := d.(maskDecoder)
 		return d.rule, d.cupPath
 	}

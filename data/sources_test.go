@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // moduleRoot finds the folder holding go.mod above the test's folder.
@@ -628,5 +630,32 @@ func TestCSVBinaryPair(t *testing.T) {
 	spec.Root = "m2.csv"
 	if _, _, err := LoadSource(spec, d, 1); err == nil || !strings.Contains(err.Error(), "no disc_mask/cup_mask columns") {
 		t.Errorf("rule without pair columns: err = %v", err)
+	}
+}
+
+// The per-sample decoder registry does not keep samples alive.
+func TestMaskRegistryReleases(t *testing.T) {
+	count := func() int {
+		n := 0
+		sampleMasks.Range(func(_, _ any) bool { n++; return true })
+		return n
+	}
+	before := count()
+	func() {
+		s := &Sample{ID: "x/a", MaskPath: "a.png", HasMask: true}
+		attachDecoder(s, maskDecoder{rule: MaskRule{Convention: ConventionBinary, Polarity: PolarityBright, Threshold: ThresholdHalf}, cupPath: "c.png"})
+		if r, cup := MaskRuleOf(s); cup != "c.png" || r.Threshold != ThresholdHalf {
+			t.Errorf("MaskRuleOf = %v %q", r, cup)
+		}
+		if count() != before+1 {
+			t.Errorf("entry not stored")
+		}
+	}()
+	for i := 0; i < 20 && count() > before; i++ {
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if count() > before {
+		t.Errorf("registry still holds %d entries after GC (had %d)", count(), before)
 	}
 }
