@@ -414,12 +414,23 @@ func decodeSubmissionMask(f subFile) (*data.Mask, []Problem) {
 	return m, probs
 }
 
+// MaxMaskPixels bounds the size a compressed submitted mask may declare
+// (a small PNG can declare a huge image): 2^27 px, e.g. 11585×11585.
+const MaxMaskPixels = 1 << 27
+
 // DecodeMaskLenient decodes a PNG or BMP mask into channel-0 values without
 // checking them (the official scorer's leniency), and returns how many
 // pixels have differing colour channels.
 func DecodeMaskLenient(b []byte) (*data.Mask, int, error) {
 	if m, differ, ok, err := decodeBMP8(b); ok {
 		return m, differ, err
+	}
+	cfg, kind, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot decode (%d bytes): %w", len(b), err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxMaskPixels {
+		return nil, 0, fmt.Errorf("%s header declares %dx%d pixels; more than the %d-pixel limit for a mask", kind, cfg.Width, cfg.Height, MaxMaskPixels)
 	}
 	img, kind, err := image.Decode(bytes.NewReader(b))
 	if err != nil {

@@ -3,12 +3,17 @@ package eval
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"hash/crc32"
 	"image"
 	"image/png"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -606,5 +611,53 @@ func TestGroundTruthFromRelease(t *testing.T) {
 		if tm.Classification.AUC != 1 || tm.Segmentation.DiceDisc != 1 || tm.Segmentation.VCDRMAE != 0 || tm.Fovea.MeanDistance != 0 {
 			t.Fatalf("%s oracle:\n%s", layout, FormatTable(tm))
 		}
+	}
+}
+
+// A tiny PNG declaring a huge image is refused before decoding (no
+// allocation of its declared size).
+func TestDecodeMaskLenientRefusesHugePNG(t *testing.T) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 3, 2))); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	// IHDR width/height live at bytes 16..23, its CRC (over type and data,
+	// bytes 12..28) at 29..32.
+	b[16], b[17], b[18], b[19] = 0, 1, 0, 0 // width 65536
+	b[20], b[21], b[22], b[23] = 0, 1, 0, 0 // height 65536
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	_, _, err := DecodeMaskLenient(b)
+	if err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("huge PNG: %v", err)
+	}
+}
+
+// Scoring is identical whatever the number of workers (fixed partition,
+// index-addressed results).
+func TestScoreDeterministicAcrossProcs(t *testing.T) {
+	r := loadReference(t)
+	gt := &GroundTruth{Masks: map[string]*data.Mask{}}
+	pred := &Predictions{Masks: map[string]*data.Mask{}}
+	for i, c := range r.Segmentation {
+		gb, _ := base64.StdEncoding.DecodeString(c.GT)
+		pb, _ := base64.StdEncoding.DecodeString(c.Pred)
+		name := string(rune('a'+i/26)) + string(rune('a'+i%26))
+		gt.Masks[name] = &data.Mask{W: c.W, H: c.H, Pix: gb}
+		pred.Masks[name] = &data.Mask{W: c.W, H: c.H, Pix: pb}
+	}
+	var outs [][]byte
+	for _, procs := range []int{1, 2, 5} {
+		old := runtime.GOMAXPROCS(procs)
+		tm, err := Score(pred, gt, ScoreOptions{BootstrapN: 200, BootstrapSeed: 9})
+		runtime.GOMAXPROCS(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(tm)
+		outs = append(outs, b)
+	}
+	if !bytes.Equal(outs[0], outs[1]) || !bytes.Equal(outs[0], outs[2]) {
+		t.Fatal("metrics differ with GOMAXPROCS")
 	}
 }
