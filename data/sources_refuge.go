@@ -202,7 +202,7 @@ func loadRefuge(l *srcLoader, v2 bool) error {
 	partOf := map[string]string{}
 	for _, f := range imgs {
 		p := filePart(f)
-		if p == "" && anyKnown {
+		if p == "" && anyKnown && want != "" {
 			l.problem(f.path, 0, "cannot tell which part (training, validation, test) this image belongs to: no Train/Validation/Test folder in its path and its name is not a REFUGE id", "images under part folders or named g/n/V/T + digits")
 			continue
 		}
