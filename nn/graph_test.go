@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"runtime"
+	"strings"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -281,4 +282,23 @@ func TestC22Repeatable(t *testing.T) {
 		t.Errorf("heap grew from %d (step 50) to %d (step 500), more than 10%%", h50, h500)
 	}
 	t.Logf("heap at step 50: %d B, at step 500: %d B", h50, h500)
+}
+
+// TestNaNWatch (C21, debug mode): with the NaN watch on, a NaN input makes
+// Step fail naming the first op whose output holds it (the first
+// convolution), instead of silently producing NaN weights.
+func TestNaNWatch(t *testing.T) {
+	SetNaNWatch(true)
+	defer SetNaNWatch(false)
+	m := tinyModel(t, "cnn", 0)
+	tr, err := m.NewTrainer(2, 3, "sq", sqLoss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randVals(2*2*8*8, 1, 1)
+	x[5] = float32(math.NaN())
+	_, err = tr.Step(x, make([]float32, 6), nil, 1)
+	if err == nil || !strings.Contains(err.Error(), "NaN found") || !strings.Contains(err.Error(), "Conv2D") {
+		t.Fatalf("error %v should report NaN at the first Conv2D", err)
+	}
 }

@@ -13,6 +13,14 @@ import (
 // training graph, never one per step).
 var tapeMachines atomic.Int64
 
+// nanWatch makes training TapeMachines check every op's output for NaN.
+var nanWatch atomic.Bool
+
+// SetNaNWatch turns on (debug mode) or off Gorgonia's NaN watch for the
+// TapeMachines of trainers built afterwards: a Step then fails at the first
+// op whose output holds a NaN, naming that node. It slows training.
+func SetNaNWatch(on bool) { nanWatch.Store(on) }
+
 // TrainingMachinesBuilt is the number of training TapeMachines built in
 // this process so far.
 func TrainingMachinesBuilt() int64 { return tapeMachines.Load() }
@@ -65,7 +73,11 @@ func (m *Model) NewTrainer(batch, ySize int, name string, f LossFunc) (*Trainer,
 	if _, err := G.Grad(t.cost, t.pnodes...); err != nil {
 		return nil, fmt.Errorf("nn.NewTrainer: gradient: %w", err)
 	}
-	t.vm = G.NewTapeMachine(gr.g, G.BindDualValues(t.pnodes...))
+	opts := []G.VMOpt{G.BindDualValues(t.pnodes...)}
+	if nanWatch.Load() {
+		opts = append(opts, G.WithNaNWatch())
+	}
+	t.vm = G.NewTapeMachine(gr.g, opts...)
 	tapeMachines.Add(1)
 	return t, nil
 }
