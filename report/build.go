@@ -301,12 +301,22 @@ func flowSentence(r *run, st stage) string {
 	if len(t.InputSize) == 2 {
 		fmt.Fprintf(&b, " resized to %d×%d px", t.InputSize[0], t.InputSize[1])
 	}
-	fmt.Fprintf(&b, " → %d preprocessing step(s) → %s", len(t.Preprocessing), orDash(t.Network.Arch))
+	arch := orDash(t.Network.Arch)
+	if noNetwork(t.Network) {
+		arch = "no network of its own"
+	}
+	fmt.Fprintf(&b, " → %d preprocessing step(s) → %s", len(t.Preprocessing), arch)
 	if t.Network.TotalParams > 0 {
 		fmt.Fprintf(&b, " (%s parameters)", fint(t.Network.TotalParams))
 	}
 	fmt.Fprintf(&b, " → %d post-processing step(s) → %s", len(t.Postprocessing), orDash(t.Output))
 	return sentence(b.String())
+}
+
+// noNetwork reports whether a model is computed without a network of its
+// own (e.g. a glaucoma score from the segmentation's vCDR).
+func noNetwork(n networkDesc) bool {
+	return n.Arch == "none" || n.Arch == "" && n.TotalParams == 0 && len(n.Layers) == 0
 }
 
 func orDash(s string) string {
@@ -394,6 +404,12 @@ func secNetwork(r *run) *section {
 		s.add(&heading{Text: st.Label})
 		if n.Sentence != "" {
 			s.p(txt(sentence(n.Sentence)))
+		}
+		if noNetwork(n) {
+			if n.Sentence == "" {
+				s.p(txt("This model has no network of its own."))
+			}
+			continue
 		}
 		line := []span{txt("Architecture "), code(orDash(n.Arch))}
 		if n.BasedOn != "" {
@@ -556,6 +572,9 @@ func secTraining(r *run) *section {
 				l.Items = append(l.Items, []span{txt(sentence(x))})
 			}
 			s.add(l)
+		}
+		if len(t.Rows) == 0 && len(tr.Sentences) == 0 {
+			s.p(txt("No training is recorded for this model in description.json."))
 		}
 	}
 	h := r.Desc.Hardware

@@ -231,12 +231,16 @@ func schematicFigure(r *run) (*figureFiles, error) {
 			pre = append(pre, fmt.Sprintf("→ %d×%d px", t.InputSize[0], t.InputSize[1]))
 		}
 		net := []string{orDash(t.Network.Arch)}
-		if t.Network.BasedOn != "" {
-			net = append(net, "based on "+t.Network.BasedOn)
-		}
-		net = append(net, fint(t.Network.TotalParams)+" parameters")
-		if l := len(t.Network.Layers); l > 0 {
-			net = append(net, fmt.Sprintf("%d layers, out %s", l, fshape(t.Network.Layers[l-1].OutShape)))
+		if noNetwork(t.Network) {
+			net = []string{"no network of its own", shortStep(t.Network.Sentence)}
+		} else {
+			if t.Network.BasedOn != "" {
+				net = append(net, "based on "+t.Network.BasedOn)
+			}
+			net = append(net, fint(t.Network.TotalParams)+" parameters")
+			if l := len(t.Network.Layers); l > 0 {
+				net = append(net, fmt.Sprintf("%d layers, out %s", l, fshape(t.Network.Layers[l-1].OutShape)))
+			}
 		}
 		var post []string
 		for _, p := range t.Postprocessing {

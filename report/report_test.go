@@ -766,6 +766,10 @@ func TestMinimalRun(t *testing.T) {
 		delete(m, "localizer")
 		delete(m, "datasets")
 		obj(m, "split")["per_split"] = map[string]any{}
+		// The glaucoma score taken from the segmentation's vCDR: no network.
+		cl := obj(m, "tasks", "classification")
+		cl["network"] = map[string]any{"arch": "none", "sentence": "No network of its own: the score is the predicted vCDR.", "layers": []any{}, "total_params": 0}
+		delete(cl, "training")
 	})
 	editJSON(t, dir, "metrics.json", func(m map[string]any) {
 		delete(m, "test")
@@ -788,6 +792,14 @@ func TestMinimalRun(t *testing.T) {
 		if strings.Contains(md, absent) {
 			t.Errorf("report mentions %q although the run has none", absent)
 		}
+	}
+	for _, want := range []string{"→ no network of its own →", "No network of its own: the score is the predicted vCDR.", "No training is recorded for this model"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "Architecture `none`") {
+		t.Errorf("report presents arch none as an architecture")
 	}
 	if !strings.Contains(md, "figures/roc.png") || !strings.Contains(md, "| val | classification | AUC `auc` | 0.8125 |") {
 		t.Errorf("classification results missing:\n%s", mdSection(t, md, 11))
