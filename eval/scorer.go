@@ -579,8 +579,19 @@ func ReadGroundTruth(dir, layout string) (*GroundTruth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read ground truth: %w", err)
 	}
-	if !st.IsDir() || hasFundusImages(dir) {
+	if !st.IsDir() {
 		return ReadGroundTruthSource(data.SourceSpec{Name: "gt", Format: layout, Root: dir})
+	}
+	if hasFundusImages(dir) {
+		root := dir
+		if layout == "csv" { // the csv format's root is the manifest file
+			ms, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
+			if len(ms) != 1 {
+				return nil, fmt.Errorf("read ground truth %s (layout csv): the folder holds images, so it is read through its CSV manifest, but %d .csv files sit at its top (%s); pass the manifest file itself", dir, len(ms), strings.Join(ms, ", "))
+			}
+			root = ms[0]
+		}
+		return ReadGroundTruthSource(data.SourceSpec{Name: "gt", Format: layout, Root: root})
 	}
 	return ReadGTFolder(dir, layout)
 }

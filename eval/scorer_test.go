@@ -576,9 +576,11 @@ func TestGroundTruthFromRelease(t *testing.T) {
 		if err := data.WriteSynthetic(dir, 8, 11, data.SynthOptions{W: 48, H: 40}, layout); err != nil {
 			t.Fatal(err)
 		}
-		root := dir
+		root := dir // a csv-layout folder is read through its one manifest
 		if layout == "csv" {
-			root = filepath.Join(dir, "manifest.csv")
+			if _, err := ReadGroundTruth(filepath.Join(dir, "manifest.csv"), layout); err != nil {
+				t.Fatal(err)
+			}
 		}
 		gt, err := ReadGroundTruth(root, layout)
 		if err != nil {
