@@ -325,6 +325,7 @@ func Load(path string, overrides []string) (*Resolved, error) {
 		*tk.cfg = tc
 	}
 	cfg.Base = nil
+	normalizeMaps(&cfg)
 	r := &Resolved{Config: cfg, File: path, Overrides: overrides, dec: dec}
 	dec.problems = append(dec.problems, r.validate()...)
 	if len(dec.problems) > 0 {
@@ -546,3 +547,30 @@ func (c *Config) Marshal() ([]byte, error) {
 type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
+
+// normalizeMaps replaces nil parameter maps by empty ones, so a config and
+// its saved, re-loaded copy are equal value for value.
+func normalizeMaps(c *Config) {
+	fix := func(m *map[string]any) {
+		if *m == nil {
+			*m = map[string]any{}
+		}
+	}
+	for i := range c.Data.Sources {
+		fix(&c.Data.Sources[i].Params)
+	}
+	for _, l := range [][]StepConfig{c.Preprocess.Full, c.Preprocess.ROI} {
+		for i := range l {
+			fix(&l[i].Params)
+		}
+	}
+	for i := range c.Augment {
+		fix(&c.Augment[i].Params)
+	}
+	for _, t := range taskList(c) {
+		fix(&t.cfg.Loss.Params)
+		for i := range t.cfg.Postprocess {
+			fix(&t.cfg.Postprocess[i].Params)
+		}
+	}
+}

@@ -136,3 +136,8 @@ func readJSON(path string, v any) error {
 	}
 	return nil
 }
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}

@@ -78,6 +78,11 @@ func (r *Resolved) validatePieces() []Problem {
 	if _, err := data.NewPipeline(stepSpecs(c.Preprocess.ROI)); err != nil {
 		ps = append(ps, r.pieceProblem("preprocess.roi", err))
 	}
+	for i, st := range c.Preprocess.ROI {
+		if _, ok := st.Params["disc_factor"]; ok && st.Name == "roi" {
+			ps = append(ps, r.dec.at(fmt.Sprintf("preprocess.roi[%d].params.disc_factor", i), "the disc diameter is unknown when predicting from the image alone; give the window in original pixels (window: N) instead"))
+		}
+	}
 	for i := range c.Augment {
 		if _, ok := r.dec.nodes[fmt.Sprintf("augment[%d].p", i)]; !ok {
 			if _, ok := r.dec.nodes[fmt.Sprintf("augment[%d]", i)]; ok {

@@ -208,7 +208,7 @@ func (p *pipeline) split() error {
 	sp := p.cfg.Data.Split
 	spec := data.SplitSpec{Method: sp.Method, Val: sp.Val, Test: sp.Test, Stratify: len(sp.Stratify) > 0, StratifyBy: sp.Stratify, K: sp.K, Fold: sp.Fold,
 		TrainSources: sp.TrainSources, ValSources: sp.ValSources, TestSources: sp.TestSources, File: sp.File}
-	s, err := data.MakeSplit(p.samples, spec, data.Seed(p.cfg.Seed, "split"))
+	s, err := data.MakeSplit(p.samples, spec, p.cfg.Seed)
 	if err != nil {
 		return err
 	}
@@ -556,10 +556,13 @@ func (p *pipeline) trainTask(t namedTask, logw io.Writer) error {
 	}
 	res, err := train.Fit(m, tr, valFn, train.FitOptions{
 		Task: t.name, Cfg: cfg, Seed: seed, CkptDir: filepath.Join(p.dir, "checkpoints", t.name),
-		Log: logw, Quiet: p.opt.Quiet, Resume: p.resume, Progress: p.opt.stderr(),
+		Log: logw, Quiet: p.opt.Quiet, Resume: p.resume, Progress: p.opt.stderr(), StopAfter: p.opt.stopAfter[t.name],
 	})
 	if err != nil {
 		return err
+	}
+	if res.Stopped == "stop-after" {
+		return fmt.Errorf("interrupted after epoch %d (resume with: refugelab run --resume %s)", res.EpochsRun, p.dir)
 	}
 	p.models[t.name] = m
 	p.results[t.name] = res

@@ -22,6 +22,10 @@ type RunOptions struct {
 	Stderr io.Writer
 	// Command is the command line, recorded in the manifest.
 	Command []string
+
+	// stopAfter (tests only) interrupts a task after that epoch, as a kill
+	// would, leaving a resumable run folder.
+	stopAfter map[string]int
 }
 
 func (o RunOptions) stderr() io.Writer {

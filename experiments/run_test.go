@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"bytes"
+	"io"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -186,4 +187,107 @@ func TestRunIsBitwiseReproducible(t *testing.T) {
 	if len(ha) != len(hb) {
 		t.Errorf("runs wrote %d and %d files", len(ha), len(hb))
 	}
+}
+
+// A run interrupted in the middle of a task resumes to the same bytes as an
+// uninterrupted run.
+func TestResumeMatchesUninterruptedRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny experiment twice")
+	}
+	full := runTiny(t)
+	r, err := Load("testdata/tiny.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	_, err = Run(r, RunOptions{Out: dir, Quiet: true, stopAfter: map[string]int{"segmentation": 1}})
+	if err == nil || !strings.Contains(err.Error(), "interrupted after epoch 1") {
+		t.Fatalf("want an interruption, got %v", err)
+	}
+	var man Manifest
+	readJSON(filepath.Join(dir, "manifest.json"), &man)
+	if man.Status != "failed" {
+		t.Errorf("interrupted manifest status %q, want failed", man.Status)
+	}
+	if _, err := Resume(dir, RunOptions{Quiet: true}); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	prefixes := []string{"metrics.json", "splits.json", "checkpoints/", "predictions/", "submission/"}
+	ha, hb := hashTree(t, full, prefixes...), hashTree(t, dir, prefixes...)
+	for k, v := range ha {
+		if hb[k] != v {
+			t.Errorf("%s differs between the resumed and the uninterrupted run", k)
+		}
+	}
+}
+
+// reproduce re-runs a finished run and finds it identical; after an input
+// file changes it refuses, naming the file.
+func TestReproduce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny experiment twice")
+	}
+	tmp := t.TempDir()
+	dataDir := filepath.Join(tmp, "synth")
+	if err := Synth(SynthOptions{Out: dataDir, N: 20, Seed: 5, Size: "128x128", Layout: "csv"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	manifest, _ := filepath.Glob(filepath.Join(dataDir, "*.csv"))
+	if len(manifest) != 1 {
+		t.Fatalf("synth csv layout: manifests %v", manifest)
+	}
+	cfg := strings.Replace(readFile(t, "testdata/tiny.yaml"), "{name: synth, format: synthetic, params: {n: 24, width: 128, height: 128}}",
+		"{name: synth, format: csv, root: "+manifest[0]+"}", 1)
+	cfgPath := filepath.Join(tmp, "tiny-csv.yaml")
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	r, err := Load(cfgPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(tmp, "run")
+	if _, err := Run(r, RunOptions{Out: run, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	v, err := Reproduce(run, filepath.Join(tmp, "again"), RunOptions{Quiet: true}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Identical || !strings.Contains(out.String(), "verdict: IDENTICAL") {
+		t.Errorf("reproduction not identical:\n%s", out.String())
+	}
+	// Change one image: reproduce stops before running, naming it.
+	var man Manifest
+	readJSON(filepath.Join(run, "manifest.json"), &man)
+	var img string
+	for p := range man.Inputs {
+		if strings.HasSuffix(p, ".jpg") {
+			img = p
+			break
+		}
+	}
+	if img == "" {
+		t.Fatalf("no image among the manifest inputs: %v", man.Inputs)
+	}
+	f, _ := os.OpenFile(img, os.O_APPEND|os.O_WRONLY, 0)
+	f.Write([]byte{0})
+	f.Close()
+	_, err = Reproduce(run, filepath.Join(tmp, "third"), RunOptions{Quiet: true}, io.Discard)
+	var ic *InputChangeError
+	if !errors.As(err, &ic) || !strings.Contains(err.Error(), img) {
+		t.Fatalf("want an input-change error naming %s, got %v", img, err)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "third")); err == nil {
+		t.Error("reproduce wrote a run folder although an input changed")
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -29,6 +29,7 @@ Usage:
   refugelab evaluate --submission DIR_OR_ZIP --gt DIR [--layout refuge2018|refuge2|csv] [--strict] [--out DIR]
   refugelab rank SUBMISSION_OR_SCORES... --gt DIR [--layout L]
   refugelab report RUN_DIR [--format md,tex,html] [--out DIR]
+  refugelab reproduce RUN_DIR [--out DIR] [--quiet]
 
 Exit codes: 0 success, 1 failure or problems found, 2 bad command line or configuration.
 `
@@ -216,6 +217,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return fail(&experiments.UsageError{Msg: "expected two or more submissions to rank"})
 		}
 		return fail(experiments.Rank(pos, *gt, *layout, stdout))
+	case "reproduce":
+		pos, err := parse(fs, rest)
+		if err != nil {
+			return 2
+		}
+		if err := need(pos, 1, "one RUN_DIR"); err != nil {
+			return fail(err)
+		}
+		v, err := experiments.Reproduce(pos[0], *out, experiments.RunOptions{Quiet: *quiet, Stderr: stderr, Command: os.Args}, stdout)
+		if err != nil {
+			return fail(err)
+		}
+		if !v.Identical {
+			return 1
+		}
+		return 0
 	case "report":
 		format := fs.String("format", "md,tex,html", "comma-separated formats")
 		pos, err := parse(fs, rest)
