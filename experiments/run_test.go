@@ -2,10 +2,10 @@ package experiments
 
 import (
 	"bytes"
-	"io"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
