@@ -43,6 +43,10 @@ type reference struct {
 		Distances []float64
 		Mean      float64
 	} `json:"fovea"`
+	Postprocess []struct {
+		W, H, Radius                                     int
+		Mask, Largest8, Largest4, Filled, Opened, Closed string
+	} `json:"postprocess"`
 }
 
 func loadReference(t *testing.T) *reference {
@@ -173,5 +177,48 @@ func TestReferenceStatsAndFovea(t *testing.T) {
 		if !near(row.Distance, r.Fovea.Distances[i], refTol) {
 			t.Fatalf("fovea %d: %v, numpy %v", i, row.Distance, r.Fovea.Distances[i])
 		}
+	}
+}
+
+// Post-processing against scipy.ndimage (see make_reference.py for the
+// border conventions).
+func TestReferencePostprocess(t *testing.T) {
+	r := loadReference(t)
+	if len(r.Postprocess) == 0 {
+		t.Fatal("no post-processing cases")
+	}
+	bin := func(s string) []bool {
+		b, _ := base64.StdEncoding.DecodeString(s)
+		out := make([]bool, len(b))
+		for i, v := range b {
+			out[i] = v != 0
+		}
+		return out
+	}
+	for i, c := range r.Postprocess {
+		m := bin(c.Mask)
+		check := func(name string, got []bool, want string) {
+			w := bin(want)
+			for k := range w {
+				if got[k] != w[k] {
+					t.Errorf("case %d (%dx%d, r=%d): %s differs from scipy at (%d, %d)", i, c.W, c.H, c.Radius, name, k%c.W, k/c.W)
+					return
+				}
+			}
+		}
+		for _, conn := range []int{8, 4} {
+			g := append([]bool(nil), m...)
+			keepLargest(g, c.W, c.H, conn)
+			if conn == 8 {
+				check("largest 8-connected", g, c.Largest8)
+			} else {
+				check("largest 4-connected", g, c.Largest4)
+			}
+		}
+		g := append([]bool(nil), m...)
+		fillHoles(g, c.W, c.H)
+		check("fill holes", g, c.Filled)
+		check("opening", dilate(erode(m, c.W, c.H, c.Radius), c.W, c.H, c.Radius), c.Opened)
+		check("closing", erode(dilate(m, c.W, c.H, c.Radius), c.W, c.H, c.Radius), c.Closed)
 	}
 }

@@ -14,6 +14,12 @@ scikit-learn (Debian packages python3-numpy 1.24 and python3-sklearn 1.2):
     (None when both masks are empty), vertical diameter = the largest
     per-column count, vCDR = cup / (disc + 1e-7), absolute error.
   * Mean, sample SD (ddof=1), percentiles (numpy "linear"), fovea distance.
+  * Post-processing on binary maps with scipy.ndimage (python3-scipy 1.10):
+    largest 8- and 4-connected component (ndimage.label; ties: lowest
+    label, i.e. first in raster order), binary_fill_holes, and opening /
+    closing with the digital disk x^2 + y^2 <= r^2, where the erosion
+    counts pixels outside the image as structure (border_value=1) and the
+    dilation as background (border_value=0).
 
 Run:  /usr/bin/python3 eval/testdata/make_reference.py > eval/testdata/reference.json
 The Go test (reference_test.go) needs no Python: it reads the JSON.
@@ -23,6 +29,7 @@ import json
 import sys
 
 import numpy as np
+from scipy import ndimage
 from sklearn.metrics import roc_auc_score, roc_curve
 
 rng = np.random.default_rng(20181016)
@@ -181,11 +188,56 @@ def fovea_cases():
     return {"gt": gt.tolist(), "pred": pred.tolist(), "distances": d.tolist(), "mean": float(d.mean())}
 
 
+def b64(a):
+    return base64.b64encode(a.astype(np.uint8).tobytes()).decode()
+
+
+def largest(m, conn):
+    st = np.ones((3, 3)) if conn == 8 else ndimage.generate_binary_structure(2, 1)
+    lab, n = ndimage.label(m, structure=st)
+    if n <= 1:
+        return m.copy()
+    sizes = np.bincount(lab.ravel())[1:]
+    return lab == (int(np.argmax(sizes)) + 1)
+
+
+def disk(r):
+    y, x = np.mgrid[-r:r + 1, -r:r + 1]
+    return x * x + y * y <= r * r
+
+
+def opening(m, r):
+    e = ndimage.binary_erosion(m, structure=disk(r), border_value=1)
+    return ndimage.binary_dilation(e, structure=disk(r), border_value=0)
+
+
+def closing(m, r):
+    d = ndimage.binary_dilation(m, structure=disk(r), border_value=0)
+    return ndimage.binary_erosion(d, structure=disk(r), border_value=1)
+
+
+def post_cases():
+    cases = []
+    for k in range(16):
+        h, w = int(rng.integers(12, 40)), int(rng.integers(12, 40))
+        m = random_mask(h, w) < 255
+        m ^= rng.random((h, w)) < 0.03  # extra specks and pinholes
+        r = int(rng.integers(1, 4))
+        cases.append({
+            "w": w, "h": h, "radius": r, "mask": b64(m),
+            "largest8": b64(largest(m, 8)), "largest4": b64(largest(m, 4)),
+            "filled": b64(ndimage.binary_fill_holes(m)),
+            "opened": b64(opening(m, r)), "closed": b64(closing(m, r)),
+        })
+    return cases
+
+
 json.dump({
-    "generator": "eval/testdata/make_reference.py (numpy %s, scikit-learn %s)" % (np.__version__, __import__("sklearn").__version__),
+    "generator": "eval/testdata/make_reference.py (numpy %s, scikit-learn %s, scipy %s)" % (np.__version__, __import__("sklearn").__version__, __import__("scipy").__version__),
     "classification": classification_cases(),
     "segmentation": seg_cases(),
     "stats": stats_cases(),
     "fovea": fovea_cases(),
+    "postprocess": post_cases(),
 }, sys.stdout, indent=None, separators=(",", ":"))
 sys.stdout.write("\n")
