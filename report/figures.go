@@ -396,7 +396,12 @@ func rocFigure(r *run) (*figureFiles, error) {
 	diag.Color = color.Gray{Y: 150}
 	diag.Dashes = []vg.Length{4, 3}
 	p.Add(diag)
-	for i, s := range rocSplits(r) {
+	// The legend goes below the plot, where it can hide no curve.
+	leg := plot.NewLegend()
+	leg.Top = true
+	leg.Left = true
+	splits := rocSplits(r)
+	for i, s := range splits {
 		l, err := plotter.NewLine(rocPoints(r.Metrics[s].PerImage.Classification))
 		if err != nil {
 			return nil, fmt.Errorf("split %s: %w", s, err)
@@ -410,13 +415,18 @@ func rocFigure(r *run) (*figureFiles, error) {
 				name = fmt.Sprintf("%s (AUC %s)", s, f4(v))
 			}
 		}
-		p.Legend.Add(name, l)
+		leg.Add(name, l)
 	}
-	p.Legend.Left = false
-	p.Legend.Top = false
-	p.Legend.XOffs = -5
-	p.Legend.YOffs = 5
-	return render(4.2*vg.Inch, 4*vg.Inch, func(dc draw.Canvas) { p.Draw(dc) })
+	legH := vg.Length(len(splits))*leg.TextStyle.FontExtents().Height*1.3 + 14
+	return render(4.2*vg.Inch, 4*vg.Inch+legH, func(dc draw.Canvas) {
+		top := dc
+		top.Min.Y += legH
+		p.Draw(top)
+		bottom := dc
+		bottom.Max.Y = dc.Min.Y + legH - 8
+		bottom.Min.X += 0.6 * vg.Inch
+		leg.Draw(bottom)
+	})
 }
 
 // ---- training curves ----
