@@ -3,6 +3,7 @@ package eval
 import (
 	"encoding/base64"
 	"encoding/json"
+	"math"
 	"os"
 	"testing"
 
@@ -47,6 +48,11 @@ type reference struct {
 		W, H, Radius                                     int
 		Mask, Largest8, Largest4, Filled, Opened, Closed string
 	} `json:"postprocess"`
+	Ellipse []struct {
+		X, Y   []float64
+		Conic  [6]float64
+		Center [2]float64
+	} `json:"ellipse"`
 }
 
 func loadReference(t *testing.T) *reference {
@@ -221,4 +227,38 @@ func TestReferencePostprocess(t *testing.T) {
 		check("opening", dilate(erode(m, c.W, c.H, c.Radius), c.W, c.H, c.Radius), c.Opened)
 		check("closing", erode(dilate(m, c.W, c.H, c.Radius), c.W, c.H, c.Radius), c.Closed)
 	}
+}
+
+// The ellipse fit agrees with a numpy.linalg implementation on noisy points
+// (conic normalised to unit norm with a positive x² coefficient).
+func TestReferenceEllipse(t *testing.T) {
+	r := loadReference(t)
+	worst := 0.0
+	for i, c := range r.Ellipse {
+		pts := make([]data.Point, len(c.X))
+		for k := range c.X {
+			pts[k] = data.Point{X: c.X[k], Y: c.Y[k]}
+		}
+		q, ok := FitEllipse(pts)
+		if !ok {
+			t.Fatalf("case %d: no ellipse", i)
+		}
+		v := [6]float64{q.A, q.B, q.C, q.D, q.E, q.F}
+		n := 0.0
+		for _, x := range v {
+			n += x * x
+		}
+		n = math.Sqrt(n)
+		for k := range v {
+			worst = math.Max(worst, math.Abs(v[k]/n-c.Conic[k]))
+			if !near(v[k]/n, c.Conic[k], 1e-7) {
+				t.Errorf("case %d: conic %v, numpy %v", i, v, c.Conic)
+				break
+			}
+		}
+		if ctr := q.Center(); !near(ctr.X, c.Center[0], 1e-6) || !near(ctr.Y, c.Center[1], 1e-6) {
+			t.Errorf("case %d: centre %v, numpy %v", i, ctr, c.Center)
+		}
+	}
+	t.Logf("%d fits, largest coefficient difference %.2g", len(r.Ellipse), worst)
 }

@@ -20,6 +20,8 @@ scikit-learn (Debian packages python3-numpy 1.24 and python3-sklearn 1.2):
     closing with the digital disk x^2 + y^2 <= r^2, where the erosion
     counts pixels outside the image as structure (border_value=1) and the
     dilation as background (border_value=0).
+  * Ellipse fit: the direct least-squares fit written with numpy.linalg
+    (eig, solve) on raw pixel coordinates of noisy points.
 
 Run:  /usr/bin/python3 eval/testdata/make_reference.py > eval/testdata/reference.json
 The Go test (reference_test.go) needs no Python: it reads the JSON.
@@ -232,6 +234,44 @@ def post_cases():
     return cases
 
 
+def fit_ellipse(x, y):
+    """Direct least-squares ellipse fit (Fitzgibbon et al. 1999) in the form
+    of Halir & Flusser (1998), with numpy.linalg on raw pixel coordinates."""
+    D1 = np.column_stack([x * x, x * y, y * y])
+    D2 = np.column_stack([x, y, np.ones_like(x)])
+    S1, S2, S3 = D1.T @ D1, D1.T @ D2, D2.T @ D2
+    T = -np.linalg.solve(S3, S2.T)
+    M = S1 + S2 @ T
+    M = np.array([M[2] / 2, -M[1], M[0] / 2])
+    _, vec = np.linalg.eig(M)
+    vec = np.real(vec)
+    cond = 4 * vec[0] * vec[2] - vec[1] ** 2
+    a1 = vec[:, cond > 0][:, 0]
+    q = np.concatenate([a1, T @ a1])
+    q = q / np.linalg.norm(q)
+    if q[0] < 0:
+        q = -q
+    a, b, c, d, e, f = q
+    den = 4 * a * c - b * b
+    return q.tolist(), [(b * e - 2 * c * d) / den, (b * d - 2 * a * e) / den]
+
+
+def ellipse_cases():
+    cases = []
+    for k in range(8):
+        n = int(rng.integers(8, 60))
+        t = rng.random(n) * 2 * np.pi
+        cx, cy = rng.random() * 500, rng.random() * 500
+        ax, bx = 5 + rng.random() * 100, 5 + rng.random() * 100
+        th = rng.random() * np.pi
+        u, v = ax * np.cos(t), bx * np.sin(t)
+        x = cx + u * np.cos(th) - v * np.sin(th) + rng.normal(0, 0.5, n)
+        y = cy + u * np.sin(th) + v * np.cos(th) + rng.normal(0, 0.5, n)
+        conic, centre = fit_ellipse(x, y)
+        cases.append({"x": x.tolist(), "y": y.tolist(), "conic": conic, "center": centre})
+    return cases
+
+
 json.dump({
     "generator": "eval/testdata/make_reference.py (numpy %s, scikit-learn %s, scipy %s)" % (np.__version__, __import__("sklearn").__version__, __import__("scipy").__version__),
     "classification": classification_cases(),
@@ -239,5 +279,6 @@ json.dump({
     "stats": stats_cases(),
     "fovea": fovea_cases(),
     "postprocess": post_cases(),
+    "ellipse": ellipse_cases(),
 }, sys.stdout, indent=None, separators=(",", ":"))
 sys.stdout.write("\n")
