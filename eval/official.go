@@ -94,6 +94,12 @@ func FormatTable(tm *TaskMetrics) string {
 		}
 		return fmt.Sprintf("  [95%% CI %.4f, %.4f]", c[0], c[1])
 	}
+	ciPx := func(c *CI95) string {
+		if c == nil {
+			return ""
+		}
+		return fmt.Sprintf("  [95%% CI %.2f, %.2f] px", c[0], c[1])
+	}
 	if c := tm.Classification; c != nil {
 		fmt.Fprintf(&b, "Classification  n=%d (%d glaucoma, %d normal), missing %d\n", c.N, c.Glaucoma, c.Normal, c.Missing)
 		fmt.Fprintf(&b, "  AUC                        %.4f%s\n", c.AUC, ci(c.AUCCI))
@@ -110,7 +116,7 @@ func FormatTable(tm *TaskMetrics) string {
 	}
 	if f := tm.Fovea; f != nil {
 		fmt.Fprintf(&b, "Fovea           n=%d, missing %d\n", f.N, f.Missing)
-		fmt.Fprintf(&b, "  Mean Euclidean distance    %.2f ± %.2f px%s\n", f.MeanDistance, f.SD, ci(f.CI))
+		fmt.Fprintf(&b, "  Mean Euclidean distance    %.2f ± %.2f px%s\n", f.MeanDistance, f.SD, ciPx(f.CI))
 	}
 	if len(tm.Problems) > 0 {
 		fmt.Fprintf(&b, "%d problem(s) found (tolerated in official mode; --strict fails on them):\n", len(tm.Problems))
