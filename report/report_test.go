@@ -503,7 +503,10 @@ func TestRefusals(t *testing.T) {
 			p := filepath.Join(dir, "config.yaml")
 			b := read(t, p)
 			os.WriteFile(p, bytes.Replace(b, []byte("seed: 42"), []byte("seed: 43"), 1), 0o644)
-		}, "description.json", []string{"config_sha256", "sha256(config.yaml)", "reproduce"}},
+		}, "config.yaml", []string{"config_sha256", "description.json and manifest.json", "reproduce"}},
+		{"description hash differs", func(t *testing.T, dir string) {
+			editJSON(t, dir, "description.json", func(m map[string]any) { m["config_sha256"] = strings.Repeat("1", 64) })
+		}, "description.json", []string{"config_sha256", strings.Repeat("1", 64), "sha256(config.yaml)"}},
 		{"manifest hash differs", func(t *testing.T, dir string) {
 			editJSON(t, dir, "manifest.json", func(m map[string]any) { m["config_sha256"] = strings.Repeat("0", 64) })
 		}, "manifest.json", []string{"config_sha256", strings.Repeat("0", 64)}},

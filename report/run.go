@@ -330,6 +330,14 @@ func loadRun(dir string) (*run, error) {
 	if err := readJSON(dir, "splits.json", &r.Splits); err != nil {
 		return nil, err
 	}
+	if d, m := r.Desc.ConfigSHA256, r.Manifest.ConfigSHA256; d != "" && strings.EqualFold(d, m) && !strings.EqualFold(d, r.ConfigHash) {
+		// Both records agree: config.yaml itself was changed.
+		return nil, &ArtifactError{
+			File:    filepath.Join(dir, "config.yaml"),
+			Problem: fmt.Sprintf("sha256 %s differs from config_sha256 %s recorded by the run in description.json and manifest.json", r.ConfigHash, d),
+			Hint:    hintHash,
+		}
+	}
 	for _, c := range []struct{ file, got string }{
 		{"description.json", r.Desc.ConfigSHA256},
 		{"manifest.json", r.Manifest.ConfigSHA256},
