@@ -224,8 +224,8 @@ type matcher struct {
 	probs  *[]Problem
 }
 
-// match returns, for each GT stem in order, the prediction key ("" when
-// missing), and records missing/extra/case problems.
+// match maps each predicted GT stem to its prediction key (stems without a
+// prediction are absent) and records missing/extra/case problems.
 func (m matcher) match(gt []string, pred []string) map[string]string {
 	out := make(map[string]string, len(gt))
 	predSet := make(map[string]bool, len(pred))
