@@ -22,24 +22,28 @@ import (
 // It returns the number of problems.
 func CheckData(r *Resolved, w io.Writer) (int, error) {
 	p := &pipeline{r: r, cfg: &r.Config, opt: RunOptions{Quiet: true}, byID: map[string]*data.Sample{}}
+	samples, reports, problems, err := data.CheckSources(p.sourceSpecs(), filepath.Dir(r.File), r.Config.Seed, p.workers())
+	if err != nil {
+		return 0, err
+	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "source\tformat\timages\tglaucoma\tnormal\tunknown label\twith mask\twith fovea\tsizes")
-	for _, s := range r.Config.Data.Sources {
-		samples, _, err := data.LoadSource(sourceSpec(s), filepath.Dir(r.File), r.Config.Seed)
-		if err != nil {
-			return 0, fmt.Errorf("source %q: %w", s.Name, err)
-		}
-		c := counts(samples)
-		sizes := map[string]int{}
-		for _, smp := range samples {
-			sizes[fmt.Sprintf("%dx%d", smp.W, smp.H)]++
-			p.samples = append(p.samples, smp)
-			p.byID[smp.ID] = smp
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.Format, c["images"], c["glaucoma"], c["normal"], c["unknown_label"], c["with_mask"], c["with_fovea"], sizeList(sizes))
+	fmt.Fprintln(tw, "source\tformat\timages\tglaucoma\tnormal\tunknown label\twith mask\twith fovea\twith disc centre\tsizes")
+	for _, rep := range reports {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", rep.Name, rep.Format, rep.Images, rep.Glaucoma, rep.Normal, rep.UnknownLabel, rep.WithMask, rep.WithFovea, rep.WithDisc, sizeList(rep.Sizes))
 	}
 	tw.Flush()
-	problems := data.Check(p.samples, p.workers())
+	for _, rep := range reports {
+		if rep.MaskRule != "" {
+			fmt.Fprintf(w, "%s masks: %s\n", rep.Name, rep.MaskRule)
+		}
+		for _, n := range rep.Notes {
+			fmt.Fprintf(w, "%s: %s\n", rep.Name, n)
+		}
+	}
+	for _, s := range samples {
+		p.samples = append(p.samples, s)
+		p.byID[s.ID] = s
+	}
 	if err := p.split(); err == nil {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
@@ -55,8 +59,7 @@ func CheckData(r *Resolved, w io.Writer) (int, error) {
 		tw.Flush()
 		fmt.Fprintf(w, "split criterion: %s\n", p.splits.Criterion)
 	} else {
-		fmt.Fprintf(w, "\nsplit: %v\n", err)
-		problems = append(problems, data.Problem{What: "the split cannot be made: " + err.Error()})
+		problems = append(problems, data.Problem{File: r.File, What: "the split cannot be made: " + err.Error(), Expected: "a split with every part non-empty"})
 	}
 	if len(problems) == 0 {
 		fmt.Fprintln(w, "\nno problems found")

@@ -54,6 +54,8 @@ type Manifest struct {
 	ConfigSHA256 string            `json:"config_sha256"`
 	Inputs       map[string]string `json:"inputs"`
 	Dropped      []string          `json:"dropped_samples,omitempty"`
+	// MaskRules records how each source's masks were decoded.
+	MaskRules []string `json:"mask_rules,omitempty"`
 }
 
 // BuildFacts fills the language, module and machine fields from the

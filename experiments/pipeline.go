@@ -93,60 +93,68 @@ func sourceSpec(s SourceConfig) data.SourceSpec {
 	return data.SourceSpec{Name: s.Name, Format: s.Format, Root: s.Root, Subset: s.Subset, Params: s.Params}
 }
 
+func (p *pipeline) sourceSpecs() []data.SourceSpec {
+	var specs []data.SourceSpec
+	for _, s := range p.cfg.Data.Sources {
+		specs = append(specs, sourceSpec(s))
+	}
+	return specs
+}
+
+// loadData loads every source and checks every sample (pairing, decoding,
+// mask codes, sizes, points). Problems stop the run unless the config opts
+// into dropping the affected samples.
 func (p *pipeline) loadData() error {
 	p.byID = map[string]*data.Sample{}
-	for _, s := range p.cfg.Data.Sources {
-		samples, rep, err := data.LoadSource(sourceSpec(s), filepath.Dir(p.r.File), p.cfg.Seed)
-		if err != nil {
-			return fmt.Errorf("source %q: %w", s.Name, err)
-		}
-		p.reports = append(p.reports, rep)
-		for _, smp := range samples {
-			p.samples = append(p.samples, smp)
-			p.byID[smp.ID] = smp
-		}
-		p.logf("source %s (%s): %d samples", s.Name, s.Format, len(samples))
+	samples, reports, problems, err := data.CheckSources(p.sourceSpecs(), filepath.Dir(p.r.File), p.cfg.Seed, p.workers())
+	if err != nil {
+		return err
 	}
-	problems := data.Check(p.samples, p.workers())
+	p.reports = reports
+	for _, rep := range reports {
+		p.logf("source %s (%s): %d samples", rep.Name, rep.Format, rep.Images)
+		if rep.MaskRule != "" {
+			p.manifest.MaskRules = append(p.manifest.MaskRules, rep.Name+": "+rep.MaskRule)
+		}
+	}
+	if len(problems) > 0 && p.cfg.Data.OnProblem != "drop" {
+		var b strings.Builder
+		for i, pr := range problems {
+			if i == 20 {
+				fmt.Fprintf(&b, "\n  ... and %d more (refugelab data check CONFIG lists them all)", len(problems)-20)
+				break
+			}
+			fmt.Fprintf(&b, "\n  %s", pr.Error())
+		}
+		return fmt.Errorf("%d data problems (fix them, or set data.on_problem: drop to leave the affected samples out):%s", len(problems), b.String())
+	}
+	bad := map[string]string{}
+	for _, pr := range problems {
+		for _, s := range samples {
+			for _, f := range data.SampleFiles(s) {
+				if pr.File != "" && pr.File == f {
+					bad[s.ID] = pr.Error()
+				}
+			}
+		}
+	}
+	for _, s := range samples {
+		if why, ok := bad[s.ID]; ok {
+			p.dropped = append(p.dropped, s.ID+": "+why)
+			continue
+		}
+		p.samples = append(p.samples, s)
+		p.byID[s.ID] = s
+	}
 	if len(problems) > 0 {
-		if p.cfg.Data.OnProblem != "drop" {
-			var b strings.Builder
-			for i, pr := range problems {
-				if i == 20 {
-					fmt.Fprintf(&b, "\n  ... and %d more", len(problems)-20)
-					break
-				}
-				fmt.Fprintf(&b, "\n  %s", pr.Error())
-			}
-			return fmt.Errorf("%d data problems (fix them, or set data.on_problem: drop to leave the affected samples out):%s", len(problems), b.String())
-		}
-		bad := map[string]bool{}
-		for _, pr := range problems {
-			for _, s := range p.samples {
-				if pr.File != "" && (pr.File == s.ImagePath || pr.File == s.MaskPath) {
-					bad[s.ID] = true
-				}
-			}
-		}
-		var kept []*data.Sample
-		for _, s := range p.samples {
-			if bad[s.ID] {
-				p.dropped = append(p.dropped, s.ID)
-				delete(p.byID, s.ID)
-				continue
-			}
-			kept = append(kept, s)
-		}
-		p.samples = kept
+		p.logf("dropped %d samples with data problems (data.on_problem: drop)", len(p.dropped))
 		p.manifest.Dropped = p.dropped
 	}
 	// Hash every input file.
 	paths := map[string]bool{}
 	for _, s := range p.samples {
-		for _, f := range []string{s.ImagePath, s.MaskPath} {
-			if f != "" {
-				paths[f] = true
-			}
+		for _, f := range data.SampleFiles(s) {
+			paths[f] = true
 		}
 	}
 	list := make([]string, 0, len(paths))
