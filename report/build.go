@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 )
@@ -704,6 +705,15 @@ func secResults(r *run) *section {
 			l.Items = append(l.Items, []span{txt(problemLine(p))})
 		}
 		s.add(l)
+	}
+	for _, split := range rocSplits(r) {
+		// The plotted curve and the tabulated AUC must tell the same story.
+		area := rocArea(rocPoints(r.Metrics[split].PerImage.Classification))
+		if tm := r.Metrics[split].Tasks["classification"]; tm != nil {
+			if auc, ok := tm.num("auc"); ok && math.Abs(area-auc) > 1e-6 {
+				s.p(bold("Inconsistency:"), txt(fmt.Sprintf(" on split %s the area under the ROC of the per-image scores is %s, but metrics.json gives AUC %s; the per-image table and the summary were not computed from the same predictions.", split, f4(area), f4(auc))))
+			}
+		}
 	}
 	if rocSplits(r) != nil {
 		s.add(&figure{Name: "roc", Width: 0.6, Caption: "ROC curves of the glaucoma classification, from the per-image scores in metrics.json; the legend gives each split's AUC."})

@@ -382,6 +382,15 @@ func rocPoints(es []perImageClass) plotter.XYs {
 	return pts
 }
 
+// rocArea is the trapezoid area under ROC vertices.
+func rocArea(pts plotter.XYs) float64 {
+	a := 0.0
+	for i := 1; i < len(pts); i++ {
+		a += (pts[i].X - pts[i-1].X) * (pts[i].Y + pts[i-1].Y) / 2
+	}
+	return a
+}
+
 func rocFigure(r *run) (*figureFiles, error) {
 	p := plot.New()
 	p.Title.Text = "ROC, glaucoma classification"

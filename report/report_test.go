@@ -659,17 +659,23 @@ func TestROCPoints(t *testing.T) {
 	if len(pts) != len(want) {
 		t.Fatalf("ROC has %d points, want %d: %v", len(pts), len(want), pts)
 	}
-	area := 0.0
 	for i, p := range pts {
 		if p.X != want[i][0] || p.Y != want[i][1] {
 			t.Errorf("vertex %d = (%v,%v), want %v", i, p.X, p.Y, want[i])
 		}
-		if i > 0 {
-			area += (p.X - pts[i-1].X) * (p.Y + pts[i-1].Y) / 2
-		}
 	}
-	if area != 0.8125 {
+	if area := rocArea(pts); area != 0.8125 {
 		t.Errorf("trapezoid area %v, want 0.8125", area)
+	}
+	// A summary AUC that the per-image scores do not give is flagged.
+	dir := copyRun(t)
+	editJSON(t, dir, "metrics.json", func(m map[string]any) { obj(m, "val", "classification")["auc"] = 0.9 })
+	md := string(read(t, filepath.Join(generate(t, dir), "report.md")))
+	if !strings.Contains(md, "on split val the area under the ROC of the per-image scores is 0.8125, but metrics.json gives AUC 0.9000") {
+		t.Errorf("AUC inconsistency not reported")
+	}
+	if strings.Contains(string(read(t, filepath.Join(base(t), "report.md"))), "Inconsistency") {
+		t.Errorf("consistent fixture reported as inconsistent")
 	}
 }
 
