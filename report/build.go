@@ -197,6 +197,14 @@ func secDatasets(r *run) *section {
 		l.Items = append(l.Items, item)
 	}
 	s.add(l)
+	if len(r.Manifest.MaskRules) > 0 {
+		s.p(txt("How each source's mask files were read (recorded in manifest.json):"))
+		ml := &list{}
+		for _, m := range r.Manifest.MaskRules {
+			ml.Items = append(ml.Items, []span{txt(sentence(m))})
+		}
+		s.add(ml)
+	}
 	if len(r.Desc.Split.PerSplit) > 0 {
 		s.add(perSplitTable(r))
 	}

@@ -514,8 +514,8 @@ func TestRefusals(t *testing.T) {
 			editJSON(t, dir, "description.json", func(m map[string]any) { delete(m, "config_sha256") })
 		}, "description.json", []string{"config_sha256", "missing"}},
 		{"failed run", func(t *testing.T, dir string) {
-			editJSON(t, dir, "manifest.json", func(m map[string]any) { m["status"] = "failed" })
-		}, "manifest.json", []string{"failed", "--resume"}},
+			editJSON(t, dir, "manifest.json", func(m map[string]any) { m["status"] = "failed"; m["error"] = "out of memory" })
+		}, "manifest.json", []string{"failed", "out of memory", "--resume"}},
 		{"malformed metrics", func(t *testing.T, dir string) {
 			os.WriteFile(filepath.Join(dir, "metrics.json"), []byte(`{"val": {"classification": {"auc": "high"}}}`), 0o644)
 		}, "metrics.json", []string{"val.classification.auc", "expected a number"}},

@@ -74,6 +74,8 @@ type manifest struct {
 	ConfigSHA256 string            `json:"config_sha256"`
 	Inputs       map[string]string `json:"inputs"`
 	WallSeconds  float64           `json:"wall_seconds"`
+	Error        string            `json:"error"`
+	MaskRules    []string          `json:"mask_rules"` // "<source>: <rule in words>"
 }
 
 // module is one Go module with its version.
@@ -354,7 +356,11 @@ func loadRun(dir string) (*run, error) {
 		}
 	}
 	if r.Manifest.Status == "failed" {
-		return nil, &ArtifactError{File: filepath.Join(dir, "manifest.json"), Problem: `status is "failed"`, Hint: "a failed run has no trustworthy results; fix the cause and resume it with `refugelab run --resume DIR`"}
+		problem := `status is "failed"`
+		if r.Manifest.Error != "" {
+			problem += " (error: " + r.Manifest.Error + ")"
+		}
+		return nil, &ArtifactError{File: filepath.Join(dir, "manifest.json"), Problem: problem, Hint: "a failed run has no trustworthy results; fix the cause and resume it with `refugelab run --resume DIR`"}
 	}
 	// Data hashes recorded twice must agree.
 	for p, h := range r.Desc.DataHashes {

@@ -78,6 +78,8 @@ report:
 		"vcs":         map[string]any{"revision": "4335be7aa0c1d2e3f4a5b6c7d8e9f00112233445", "time": "2026-12-03T11:58:00Z", "modified": false},
 		"os":          "linux", "arch": "amd64", "cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz", "num_cpu": 2, "gomaxprocs": 2,
 		"config_sha256": hash, "inputs": inputs, "wall_seconds": 201.4,
+		"mask_rules": []string{"synth: REFUGE codes (0 = cup, 128 = rim, 255 = background; any other value rejected)",
+			"refuge_train: REFUGE codes (0 = cup, 128 = rim, 255 = background; any other value rejected)"},
 	})
 
 	// ---- log.jsonl ----
