@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -360,7 +361,15 @@ func (p *pipeline) predictAll() error {
 		if err != nil {
 			return err
 		}
-		tm, err := eval.Score(ep, gt, eval.ScoreOptions{Strict: p.cfg.Eval.Strict, BootstrapSeed: data.Seed(p.cfg.Seed, "bootstrap", split), BootstrapN: p.cfg.Eval.Bootstrap})
+		opts := eval.ScoreOptions{Strict: p.cfg.Eval.Strict, BootstrapSeed: data.Seed(p.cfg.Seed, "bootstrap", split), BootstrapN: p.cfg.Eval.Bootstrap}
+		tm, err := eval.Score(ep, gt, opts)
+		if errors.Is(err, eval.ErrSingleClass) {
+			// AUC is undefined on a split with one class: score the other
+			// tasks and say so, rather than print NaN.
+			p.logf("%s: classification not scored: every labelled image has the same class", split)
+			gt.Labels = nil
+			tm, err = eval.Score(ep, gt, opts)
+		}
 		if err != nil {
 			return fmt.Errorf("evaluate %s: %w", split, err)
 		}

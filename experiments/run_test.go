@@ -5,7 +5,9 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -290,4 +292,52 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A 2-seed study run 2 at a time: each run equals the same run made alone,
+// the aggregate is the mean and SD of the runs' metrics.json values, and a
+// missing run is listed, not averaged away.
+func TestStudySeeds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny experiment three times")
+	}
+	dir := filepath.Join(t.TempDir(), "study")
+	var out bytes.Buffer
+	if _, err := RunStudy(StudyOptions{Config: "testdata/tiny.yaml", Seeds: 2, Jobs: 2, Out: dir, Quiet: true}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	alone := runTiny(t) // seed 3, the study's first run
+	a, _ := FileSHA256(filepath.Join(alone, "metrics.json"))
+	b, _ := FileSHA256(filepath.Join(dir, "seed-3", "metrics.json"))
+	if a != b {
+		t.Error("a run inside a parallel study differs from the same run made alone")
+	}
+	var st Study
+	if err := readJSON(filepath.Join(dir, "study.json"), &st); err != nil {
+		t.Fatal(err)
+	}
+	key := "test.segmentation.dice_disc"
+	var vals []float64
+	for _, r := range []string{"seed-3", "seed-4"} {
+		var m map[string]map[string]map[string]any
+		readJSON(filepath.Join(dir, r, "metrics.json"), &m)
+		vals = append(vals, m["test"]["segmentation"]["dice_disc"].(float64))
+	}
+	mean := (vals[0] + vals[1]) / 2
+	sd := math.Abs(vals[0]-vals[1]) / math.Sqrt2 // sample SD of two values
+	ag := st.Aggregate[key]
+	if ag.N != 2 || math.Abs(ag.Mean-mean) > 1e-12 || math.Abs(ag.SD-sd) > 1e-12 {
+		t.Errorf("aggregate %s = %+v, want mean %v sd %v n 2", key, ag, mean, sd)
+	}
+	if md := readFile(t, filepath.Join(dir, "study.md")); !strings.Contains(md, fmt.Sprintf("| %s | %.4f ± %.4f | 2 |", key, mean, sd)) {
+		t.Errorf("study.md lacks the %s row:\n%s", key, md)
+	}
+	os.RemoveAll(filepath.Join(dir, "seed-4"))
+	st2, err := CollectStudy(dir, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st2.Missing) != 1 || !strings.HasPrefix(st2.Missing[0], "seed-4") || st2.Aggregate[key].N != 1 {
+		t.Errorf("after removing seed-4: missing %v, n %d", st2.Missing, st2.Aggregate[key].N)
+	}
 }

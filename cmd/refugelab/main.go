@@ -30,6 +30,8 @@ Usage:
   refugelab rank SUBMISSION_OR_SCORES... --gt DIR [--layout L]
   refugelab report RUN_DIR [--format md,tex,html] [--out DIR]
   refugelab reproduce RUN_DIR [--out DIR] [--quiet]
+  refugelab study CONFIG (--seeds N | --folds K | --grid key=v1,v2 ...) [-j N] [--set k=v]... [--out DIR]
+  refugelab study collect STUDY_DIR
 
 Exit codes: 0 success, 1 failure or problems found, 2 bad command line or configuration.
 `
@@ -217,6 +219,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return fail(&experiments.UsageError{Msg: "expected two or more submissions to rank"})
 		}
 		return fail(experiments.Rank(pos, *gt, *layout, stdout))
+	case "study":
+		seeds := fs.Int("seeds", 0, "runs with seeds seed, seed+1, ...")
+		folds := fs.Int("folds", 0, "k-fold cross-validation, one run per fold")
+		jobs := fs.Int("j", 1, "runs in parallel")
+		var grid multi
+		fs.Var(&grid, "grid", "key=v1,v2,... (repeatable; cartesian product)")
+		pos, err := parse(fs, rest)
+		if err != nil {
+			return 2
+		}
+		if len(pos) == 2 && pos[0] == "collect" {
+			_, err := experiments.CollectStudy(pos[1], stdout)
+			return fail(err)
+		}
+		if err := need(pos, 1, "one CONFIG file (or: study collect STUDY_DIR)"); err != nil {
+			return fail(err)
+		}
+		dir, err := experiments.RunStudy(experiments.StudyOptions{Config: pos[0], Overrides: sets, Seeds: *seeds, Folds: *folds, Grid: grid,
+			Jobs: *jobs, Out: *out, Quiet: *quiet, Stderr: stderr, Command: os.Args}, stdout)
+		if dir != "" {
+			fmt.Fprintln(stdout, dir)
+		}
+		return fail(err)
 	case "reproduce":
 		pos, err := parse(fs, rest)
 		if err != nil {
