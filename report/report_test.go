@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	htmlpkg "html"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -457,6 +458,20 @@ func TestResultsNumbersEqualMetrics(t *testing.T) {
 	for _, n := range nums {
 		if !allowed[n] {
 			t.Errorf("number %s in the results section is not a metrics.json value", n)
+		}
+	}
+
+	// 2b. The same holds for the HTML rendering of the section.
+	html := string(read(t, filepath.Join(out, "report.html")))
+	hs := html[strings.Index(html, `<h2 id="s11">`):strings.Index(html, `<h2 id="s12">`)]
+	hs = regexp.MustCompile(`<code>[^<]*</code>|<img [^>]*>|<h2[^>]*>11 |Figure \d+\.|Table \d+\.|<[^>]+>`).ReplaceAllString(hs, " ")
+	hnums := regexp.MustCompile(`\d+(\.\d+)?`).FindAllString(htmlpkg.UnescapeString(hs), -1)
+	if len(hnums) != len(nums) {
+		t.Errorf("HTML results section has %d numbers, Markdown %d", len(hnums), len(nums))
+	}
+	for _, n := range hnums {
+		if !allowed[n] {
+			t.Errorf("number %s in the HTML results section is not a metrics.json value", n)
 		}
 	}
 
