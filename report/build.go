@@ -154,7 +154,7 @@ func build(r *run) *document {
 		d.Meta = append(d.Meta, []span{bold("Note:"), txt(fmt.Sprintf(" manifest.json gives the run status as %q, not \"done\"; the numbers below are those written so far.", r.Manifest.Status))})
 	}
 	if desc.CodeURL != "" {
-		d.Meta = append(d.Meta, []span{txt("Code: "), link(desc.CodeURL, desc.CodeURL)})
+		d.Meta = append(d.Meta, []span{txt("Code: "), urlSpan(desc.CodeURL)})
 	}
 
 	d.Sections = []*section{
@@ -326,6 +326,17 @@ func flowSentence(r *run, st stage) string {
 // own (e.g. a glaucoma score from the segmentation's vCDR).
 func noNetwork(n networkDesc) bool {
 	return n.Arch == "none" || n.Arch == "" && n.TotalParams == 0 && len(n.Layers) == 0
+}
+
+// urlSpan links u when it is a web address (http, https) and otherwise
+// shows it as code, so that no other scheme (javascript:, file:) becomes a
+// live link.
+func urlSpan(u string) span {
+	l := strings.ToLower(strings.TrimSpace(u))
+	if strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
+		return link(u, u)
+	}
+	return code(u)
 }
 
 func orDash(s string) string {
@@ -903,7 +914,7 @@ func secReproducibility(r *run) *section {
 		s.p(ln...)
 	}
 	if r.Desc.CodeURL != "" {
-		s.p(txt("Code: "), link(r.Desc.CodeURL, r.Desc.CodeURL), txt("."))
+		s.p(txt("Code: "), urlSpan(r.Desc.CodeURL), txt("."))
 	}
 	hashes := r.Desc.DataHashes
 	if len(hashes) == 0 {

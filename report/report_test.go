@@ -744,6 +744,7 @@ func TestNastyStrings(t *testing.T) {
 		m["title"] = nasty[0]
 		m["team"] = nasty[1]
 		m["authors"] = []any{nasty[2], nasty[3]}
+		m["code_url"] = "javascript:alert(1)"
 		seg := obj(m, "tasks", "segmentation")
 		seg["preprocessing"] = []any{nasty[0], nasty[1], nasty[2], nasty[3], nasty[4], nasty[5]}
 		seg["output"] = nasty[1]
@@ -764,6 +765,9 @@ func TestNastyStrings(t *testing.T) {
 	html := string(read(t, filepath.Join(out, "report.html")))
 	if strings.Contains(html, "<script>") {
 		t.Errorf("HTML contains a raw <script> tag")
+	}
+	if strings.Contains(html, `href="javascript:`) || strings.Contains(md, "](<javascript:") {
+		t.Errorf("a javascript: code_url became a live link")
 	}
 	tex := string(read(t, filepath.Join(out, "report.tex")))
 	if strings.Contains(tex, `\input{`) || strings.Count(tex, `\end{document}`) != 1 {
