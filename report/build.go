@@ -189,7 +189,7 @@ func secDatasets(r *run) *section {
 			item = append(item, txt(" Root: "), code(x.Root), txt("."))
 		}
 		if len(x.Sizes) > 0 {
-			item = append(item, txt(" Image sizes (W×H): "+countList(x.Sizes)+"."))
+			item = append(item, txt(" Image sizes (W×H): "+sizeSummary(x.Sizes)+"."))
 		}
 		if len(x.Devices) > 0 {
 			item = append(item, txt(" Devices: "+countList(x.Devices)+"."))
@@ -369,7 +369,7 @@ func secInput(r *run) *section {
 	var sizes []string
 	for _, x := range r.Desc.Datasets {
 		if len(x.Sizes) > 0 {
-			sizes = append(sizes, x.Name+": "+countList(x.Sizes))
+			sizes = append(sizes, x.Name+": "+sizeSummary(x.Sizes))
 		}
 	}
 	if len(sizes) > 0 {

@@ -96,3 +96,15 @@ func TestShortStep(t *testing.T) {
 		}
 	}
 }
+
+func TestSizeSummary(t *testing.T) {
+	few := map[string]int{"2124x2056": 400, "1634x1634": 800}
+	if got, want := sizeSummary(few), "1634×1634 (800), 2124×2056 (400)"; got != want {
+		t.Errorf("sizeSummary(few) = %q, want %q", got, want)
+	}
+	many := map[string]int{"350x350": 1, "746x746": 1, "400x400": 3, "500x500": 2, "600x600": 1, "410x410": 1, "420x420": 1}
+	want := "7 distinct sizes over 10 images, from 350×350 to 746×746; most frequent 400×400 (3), 500×500 (2)"
+	if got := sizeSummary(many); got != want {
+		t.Errorf("sizeSummary(many) = %q, want %q", got, want)
+	}
+}

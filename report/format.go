@@ -205,3 +205,47 @@ func closest(name string, known []string) string {
 	}
 	return best
 }
+
+// maxSizesListed bounds the image sizes listed one by one.
+const maxSizesListed = 6
+
+// sizeSummary lists image sizes ("WxH": count) with their counts, or, for
+// many distinct sizes, their number, range (by pixel count) and the most
+// frequent ones.
+func sizeSummary(m map[string]int) string {
+	if len(m) <= maxSizesListed {
+		return countList(m)
+	}
+	type sz struct {
+		k    string
+		area int
+	}
+	var l []sz
+	total := 0
+	for k, n := range m {
+		var w, h int
+		if _, err := fmt.Sscanf(k, "%dx%d", &w, &h); err != nil {
+			return countList(m)
+		}
+		l = append(l, sz{k, w * h})
+		total += n
+	}
+	sort.Slice(l, func(i, j int) bool {
+		if l[i].area != l[j].area {
+			return l[i].area < l[j].area
+		}
+		return l[i].k < l[j].k
+	})
+	x := func(s string) string { return strings.ReplaceAll(s, "x", "×") }
+	out := fmt.Sprintf("%d distinct sizes over %s images, from %s to %s", len(m), fint(total), x(l[0].k), x(l[len(l)-1].k))
+	var top []string
+	for _, e := range strings.Split(countList(m), ", ")[:3] {
+		if !strings.HasSuffix(e, " (1)") {
+			top = append(top, e)
+		}
+	}
+	if len(top) > 0 {
+		out += "; most frequent " + strings.Join(top, ", ")
+	}
+	return out
+}

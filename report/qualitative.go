@@ -20,6 +20,10 @@ const (
 	tileIn = vg.Length(tilePx) / pngDPI * vg.Inch
 )
 
+// maxZoomFrac: a disc window wider than this fraction of the image is not
+// worth a zoom tile.
+const maxZoomFrac = 0.6
+
 // qualData is one qualitative case loaded from qualitative/<split>/.
 type qualData struct {
 	q        qualCase
@@ -44,7 +48,8 @@ func qualitativeFigure(r *run) (*figureFiles, error) {
 		}
 		side := float64(max(d.w, d.h))
 		full = append(full, d.tile(float64(d.w)/2-side/2, float64(d.h)/2-side/2, side))
-		if x0, y0, zs, ok := d.discWindow(); ok {
+		// A zoom is drawn only where it magnifies (not for disc crops).
+		if x0, y0, zs, ok := d.discWindow(); ok && zs < maxZoomFrac*side {
 			zoom = append(zoom, d.tile(x0, y0, zs))
 		} else {
 			zoom = append(zoom, nil)

@@ -31,7 +31,7 @@ func main() {
 seed: 42
 data:
   sources:
-    - {name: synth, format: synthetic, params: {n: 16, width: 48, height: 48}}
+    - {name: synth, format: synthetic, params: {n: 16, width: 128, height: 128}}
     - {name: refuge_train, format: refuge2018, root: data/REFUGE_train}
   split: {method: stratified, val: 0.3, test: 0.1, stratify: true}
 train: {epochs: 5, batch_size: 4, optimizer: {name: adam, lr: 0.001}}
@@ -149,7 +149,7 @@ report:
 		return o
 	}
 
-	// ---- segmentation and fovea on val (48x48 images) ----
+	// ---- segmentation and fovea on val (128x128 images) ----
 	type geo struct {
 		name                   string
 		cx, cy, rd, rc         float64 // GT disc centre, radii
@@ -165,11 +165,17 @@ report:
 		{"synth_0014", 24, 24, 10, 4, 24, 25, 10, 5, 8, 26, 8, 26, false, false},
 		{"synth_0015", 23, 23, 9, 4, 18, 28, 6, 0, 37, 22, 30, 30, false, true},
 	}
-	const W, H = 48, 48
+	const W, H = 128, 128
 	var segRows, fovRows []map[string]any
 	var dd, dc, ve, fd []float64
 	var qual []map[string]any
 	for _, g := range geos {
+		// The geometry above is for 48x48; scale it ×2 about a 16 px
+		// margin, so that the disc is small enough for the zoom tiles.
+		p := func(v float64) float64 { return 2*v + 16 }
+		g.cx, g.cy, g.px, g.py = p(g.cx), p(g.cy), p(g.px), p(g.py)
+		g.fgx, g.fgy, g.fpx, g.fpy = p(g.fgx), p(g.fgy), p(g.fpx), p(g.fpy)
+		g.rd, g.rc, g.prd, g.prc = 2*g.rd, 2*g.rc, 2*g.prd, 2*g.prc
 		gt := circleMask(W, H, g.cx, g.cy, g.rd, g.rc)
 		pr := circleMask(W, H, g.px, g.py, g.prd, g.prc)
 		ddisc := dice(gt, pr, func(v uint8) bool { return v < 255 })
@@ -318,9 +324,9 @@ report:
 		"config_sha256": hash, "title": "Tiny demo & fixture: REFUGE2 report", "team": "Team_#1 ~ 100%",
 		"authors": []string{"A. Author", "B. Ö. Author"}, "code_url": "https://example.org/refugelab?x=1#readme",
 		"datasets": []map[string]any{
-			{"name": "synth", "format": "synthetic", "root": "", "sentence": "Synthetic fundus images (48×48 px, seeded) with disc, cup and fovea ground truth",
+			{"name": "synth", "format": "synthetic", "root": "", "sentence": "Synthetic fundus images (128×128 px, seeded) with disc, cup and fovea ground truth",
 				"counts": map[string]int{"images": 16, "glaucoma": 4, "normal": 12, "unknown_label": 0, "with_mask": 16, "with_fovea": 16},
-				"sizes":  map[string]int{"48x48": 16}, "devices": map[string]int{"synthetic": 16}},
+				"sizes":  map[string]int{"128x128": 16}, "devices": map[string]int{"synthetic": 16}},
 			{"name": "refuge_train", "format": "refuge2018", "root": "data/REFUGE_train", "sentence": "REFUGE 2018 training images (Zeiss Visucam 500), labels from folder names",
 				"counts": map[string]int{"images": 4, "glaucoma": 2, "normal": 2, "unknown_label": 0, "with_mask": 2, "with_fovea": 2},
 				"sizes":  map[string]int{"2124x2056": 4}, "devices": map[string]int{"Zeiss Visucam 500": 4}},
