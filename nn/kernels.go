@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 	"gorgonia.org/tensor"
 )
@@ -22,6 +21,7 @@ type convKern struct {
 	stride, pad int
 	cols        [][]float32 // per-image im2col buffers
 	dw          [][]float32 // per-image weight-gradient partials
+	dwT         [][]float32 // their transposes, as computed
 }
 
 func (c *convKern) id() string { return fmt.Sprintf("Conv2D{s%d,p%d}", c.stride, c.pad) }
@@ -174,7 +174,7 @@ func (c *convKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
 				r[j] = b[oc]
 			}
 		}
-		sgemm.Sgemm(blas.NoTrans, blas.NoTrans, o, hw, kk, 1, wt, kk, col, hw, 1, yo, hw)
+		gemm(false, false, o, hw, kk, wt, kk, col, hw, true, yo, hw)
 	})
 }
 
@@ -194,11 +194,11 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 			g := gout[i*o*hw : (i+1)*o*hw]
 			dx := gin[i*ch*h*w : (i+1)*ch*h*w]
 			if c.direct(k) {
-				sgemm.Sgemm(blas.Trans, blas.NoTrans, kk, hw, o, 1, wt, kk, g, hw, 0, dx, hw)
+				gemm(true, false, kk, hw, o, wt, kk, g, hw, false, dx, hw)
 				return
 			}
 			col := c.cols[i]
-			sgemm.Sgemm(blas.Trans, blas.NoTrans, kk, hw, o, 1, wt, kk, g, hw, 0, col, hw)
+			gemm(true, false, kk, hw, o, wt, kk, g, hw, false, col, hw)
 			clear(dx)
 			c.col2im(col, ch, h, w, k, ho, wo, dx)
 		})
@@ -207,6 +207,7 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 			c.cols = bufs(c.cols, n, kk*hw)
 		}
 		c.dw = bufs(c.dw, n, o*kk)
+		c.dwT = bufs(c.dwT, n, o*kk)
 		parallelFor(n, func(i int) {
 			var col []float32
 			if c.direct(k) {
@@ -216,7 +217,16 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 				c.im2col(x[i*ch*h*w:], ch, h, w, k, ho, wo, col)
 			}
 			g := gout[i*o*hw : (i+1)*o*hw]
-			sgemm.Sgemm(blas.NoTrans, blas.Trans, o, kk, hw, 1, g, hw, col, hw, 0, c.dw[i], kk)
+			// dWᵀ (kk×o) = col · goutᵀ: only the small gout is transposed
+			// while packing; then transpose into the (o×kk) partial.
+			t := c.dwT[i]
+			gemm(false, true, kk, o, hw, col, hw, g, hw, false, t, o)
+			d := c.dw[i]
+			for p := 0; p < kk; p++ {
+				for oc := 0; oc < o; oc++ {
+					d[oc*kk+p] = t[p*o+oc]
+				}
+			}
 		})
 		copy(gin, c.dw[0])
 		for i := 1; i < n; i++ {
@@ -578,15 +588,15 @@ func (denseKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
 	for i := 0; i < n; i++ {
 		copy(out[i*o:(i+1)*o], in[2])
 	}
-	sgemm.Sgemm(blas.NoTrans, blas.NoTrans, n, o, f, 1, in[0], f, in[1], o, 1, out, o)
+	gemm(false, false, n, o, f, in[0], f, in[1], o, true, out, o)
 }
 func (denseKern) bwd(idx int, in [][]float32, s []tensor.Shape, _, gout, gin []float32) {
 	n, f, o := s[0][0], s[0][1], s[1][1]
 	switch idx {
 	case 0:
-		sgemm.Sgemm(blas.NoTrans, blas.Trans, n, f, o, 1, gout, o, in[1], o, 0, gin, f)
+		gemm(false, true, n, f, o, gout, o, in[1], o, false, gin, f)
 	case 1:
-		sgemm.Sgemm(blas.Trans, blas.NoTrans, f, o, n, 1, in[0], f, gout, o, 0, gin, o)
+		gemm(true, false, f, o, n, in[0], f, gout, o, false, gin, o)
 	case 2:
 		for j := 0; j < o; j++ {
 			var t float64
