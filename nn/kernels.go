@@ -278,7 +278,7 @@ func (g *groupNormKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
 		g.mean = make([]float64, n*g.groups)
 		g.rstd = make([]float64, n*g.groups)
 	}
-	for i := 0; i < n; i++ {
+	parallelFor(n, func(i int) {
 		for gi := 0; gi < g.groups; gi++ {
 			seg := x[(i*c+gi*cg)*hw : (i*c+(gi+1)*cg)*hw]
 			var s float64
@@ -304,7 +304,7 @@ func (g *groupNormKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
 				}
 			}
 		}
-	}
+	})
 }
 func (g *groupNormKern) diff(int) []bool { return []bool{true, true, true} }
 func (g *groupNormKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, gin []float32) {
@@ -313,7 +313,7 @@ func (g *groupNormKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, go
 	x, sc := in[0], in[1]
 	switch idx {
 	case 0:
-		for i := 0; i < n; i++ {
+		parallelFor(n, func(i int) {
 			for gi := 0; gi < g.groups; gi++ {
 				m, rs := g.mean[i*g.groups+gi], g.rstd[i*g.groups+gi]
 				// dxhat = gout*scale; dx = rs*(dxhat - mean(dxhat) - xhat*mean(dxhat*xhat))
@@ -341,7 +341,7 @@ func (g *groupNormKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, go
 					}
 				}
 			}
-		}
+		})
 	case 1, 2:
 		for ch := 0; ch < c; ch++ {
 			var s float64
