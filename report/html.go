@@ -38,6 +38,12 @@ figure{margin:1.2em 0;text-align:center}figure img{max-width:100%}figcaption{fon
 	for _, m := range d.Meta {
 		fmt.Fprintf(&b, "<p class=\"meta\">%s</p>\n", htmlSpans(m))
 	}
+	// Contents, one line.
+	var toc []string
+	for i, s := range d.Sections {
+		toc = append(toc, fmt.Sprintf("<a href=\"#s%d\">%d %s</a>", i+1, i+1, html.EscapeString(s.Title)))
+	}
+	fmt.Fprintf(&b, "<p class=\"meta\">Contents: %s</p>\n", strings.Join(toc, " · "))
 	fig, tab := 0, 0
 	for i, s := range d.Sections {
 		fmt.Fprintf(&b, "<h2 id=\"s%d\">%d %s</h2>\n", i+1, i+1, html.EscapeString(s.Title))

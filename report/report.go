@@ -17,6 +17,22 @@
 // embedded as data: URIs). Figures are drawn with gonum.org/v1/plot and
 // written as figures/<name>.svg and figures/<name>.png.
 //
+// Generate refuses a run folder (an *ArtifactError naming the file and
+// what to do) when a required artifact is missing or malformed, when
+// config.yaml's SHA-256 differs from the config_sha256 recorded in
+// description.json and manifest.json, when the manifest marks the run
+// failed, when description.json's split counts or data hashes disagree with
+// splits.json or the manifest, or when qualitative/index.json names an image
+// that is absent. A summary AUC that the per-image scores do not reproduce
+// is flagged in the Results section.
+//
+// Conventions read from the run folder: per-image names in metrics.json are
+// matched to qualitative stems exactly or by lower-cased stem;
+// qualitative/index.json fovea points are in the pixel coordinates of the
+// stored (downsized) image, pixel-centre convention; a case's "kind"
+// (best/worst) is used when every case has one, otherwise the better half
+// by disc + cup Dice (or fovea distance) is "best".
+//
 // The package imports only the standard library and gonum plot.
 package report
 
