@@ -196,7 +196,7 @@ func (p *pipeline) describeTask(t namedTask) (map[string]any, error) {
 			"based_on": archBase[t.cfg.Network.Arch], "differences": archDifferences(t.cfg.Network),
 			"layers": layers, "total_params": m.TotalParams()}
 		res := p.results[t.name]
-		tc := p.trainConfigFor(t)
+		tc := p.trainCfg[t.name]
 		tr := map[string]any{
 			"optimizer": t.cfg.Train.Optimizer.Name, "lr": t.cfg.Train.Optimizer.LR, "schedule": t.cfg.Train.Schedule.Name,
 			"batch_size": t.cfg.Train.BatchSize, "epochs": t.cfg.Train.Epochs, "loss": t.cfg.Loss.Name,
@@ -212,6 +212,12 @@ func (p *pipeline) describeTask(t namedTask) (map[string]any, error) {
 		td["training"] = tr
 	} else if t.name == "classification" && t.cfg.Score == "vcdr" {
 		td["network"] = map[string]any{"arch": "none", "sentence": "No network of its own: the glaucoma score of an image is the vertical cup-to-disc ratio of the segmentation task's predicted mask.", "layers": []any{}, "total_params": 0}
+		td["input"] = "predicted segmentation mask"
+		td["preprocessing"] = []string{}
+		td["augmentation"] = []string{}
+		td["postprocessing"] = []string{"The glaucoma risk is the vertical cup-to-disc ratio of the predicted mask at the original size: the largest per-column count of cup pixels over that of disc pixels (+1e-7), as the challenge computes vCDR."}
+		td["output"] = "glaucoma risk score per image (classification_results.csv)"
+		return td, nil
 	} else {
 		return nil, nil
 	}

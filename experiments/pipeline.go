@@ -42,6 +42,8 @@ type pipeline struct {
 
 	models  map[string]*nn.Model
 	results map[string]*train.FitResult
+	// trainCfg is the train.Config each task was trained with.
+	trainCfg map[string]train.Config
 	logFile *os.File
 	logMu   sync.Mutex
 }
@@ -514,6 +516,7 @@ func outChannels(kind string) int {
 func (p *pipeline) trainAll() error {
 	p.models = map[string]*nn.Model{}
 	p.results = map[string]*train.FitResult{}
+	p.trainCfg = map[string]train.Config{}
 	f, err := os.OpenFile(filepath.Join(p.dir, "log.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -553,6 +556,7 @@ func (p *pipeline) trainTask(t namedTask, logw io.Writer) error {
 	x0 := tr.pl.Intensity(tr.xs[0])
 	cfg := p.trainConfigFor(t)
 	cfg.Monitor, cfg.MonitorMode = monitor(t, val)
+	p.trainCfg[t.name] = cfg
 	seed := data.Seed(p.cfg.Seed, "task", t.name)
 	m, err := nn.New(networkSpec(t.cfg.Network), nn.Shape{C: x0.C, H: x0.H, W: x0.W}, outChannels(tr.kind), cfg.BatchSize, seed)
 	if err != nil {
