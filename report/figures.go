@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -466,6 +467,31 @@ func (r *run) bestEpoch(task string) (int, bool) {
 	return *n, true
 }
 
+// epochTicks marks whole epochs only.
+type epochTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (epochTicks) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	labelled := 0
+	for _, t := range (plot.DefaultTicks{}).Ticks(lo, hi) {
+		if t.Value == math.Trunc(t.Value) {
+			out = append(out, t)
+			if t.Label != "" {
+				labelled++
+			}
+		}
+	}
+	if labelled >= 2 {
+		return out
+	}
+	out = out[:0]
+	for e := math.Ceil(lo); e <= math.Floor(hi); e++ {
+		out = append(out, plot.Tick{Value: e, Label: strconv.Itoa(int(e))})
+	}
+	return out
+}
+
 // maxCurvePanels bounds the validation panels per task.
 const maxCurvePanels = 4
 
@@ -515,6 +541,7 @@ func curvesFigure(r *run, task string) (*figureFiles, error) {
 		p := plot.New()
 		p.Title.Text = title
 		p.X.Label.Text = "epoch"
+		p.X.Tick.Marker = epochTicks{}
 		p.Y.Label.Text = ylabel
 		p.Add(plotter.NewGrid())
 		return p
