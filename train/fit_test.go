@@ -275,6 +275,13 @@ func TestEarlyStopping(t *testing.T) {
 		return map[string]float64{"loss": float64(epoch)}, nil
 	}
 	cfg := Config{Epochs: 10, BatchSize: 4, Loss: LossSpec{Name: "dice-ce"}, Monitor: "loss", MonitorMode: "min", Patience: 2}
+	before := nn.TrainingMachinesBuilt()
+	defer func() {
+		// C22: one training TapeMachine per Fit, not one per step or epoch
+		if n := nn.TrainingMachinesBuilt() - before; n != 1 {
+			t.Errorf("Fit built %d training TapeMachines, expected 1", n)
+		}
+	}()
 	res, err := Fit(m, ds, val, FitOptions{Task: "seg", Cfg: cfg, Seed: 1, CkptDir: t.TempDir(), Quiet: true})
 	if err != nil {
 		t.Fatal(err)
