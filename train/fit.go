@@ -295,7 +295,7 @@ func Fit(m *nn.Model, ds Dataset, val func(m *nn.Model, epoch int) (map[string]f
 				return nil, fmt.Errorf("task %s: log: %w", opt.Task, err)
 			}
 		}
-		if !opt.Quiet && !isTerminal(progress) {
+		if !opt.Quiet {
 			fmt.Fprintf(progress, "[%s] epoch %d/%d loss %.5g lr %.3g%s (%.1fs)\n", opt.Task, epoch, cfg.Epochs, meanLoss, lr, metricText(metrics), secs)
 		}
 		res.EpochsRun, res.LastLoss = epoch, meanLoss
@@ -514,25 +514,43 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// bar is the per-epoch progress bar (terminal only).
-type bar struct{ p *pb.ProgressBar }
+// bar is the per-epoch progress: a pb/v3 bar (loss, ETA) on a terminal,
+// otherwise a plain line every 30 s of a long epoch. Output timing never
+// affects training.
+type bar struct {
+	p          *pb.ProgressBar
+	w          io.Writer
+	prefix     string
+	steps, cur int
+	last       time.Time
+}
 
 func newBar(opt FitOptions, w io.Writer, epoch, epochs, steps int) *bar {
-	if opt.Quiet || !isTerminal(w) {
+	prefix := fmt.Sprintf("[%s] epoch %d/%d", opt.Task, epoch, epochs)
+	if opt.Quiet {
 		return &bar{}
+	}
+	if !isTerminal(w) {
+		return &bar{w: w, prefix: prefix, steps: steps, last: time.Now()}
 	}
 	p := pb.New(steps)
 	p.SetWriter(w)
 	p.SetTemplateString(`{{string . "prefix"}} {{counters . }} {{bar . }} {{percent . }} {{rtime . "ETA %s"}} {{string . "loss"}}`)
-	p.Set("prefix", fmt.Sprintf("[%s] epoch %d/%d", opt.Task, epoch, epochs))
+	p.Set("prefix", prefix)
 	p.Start()
 	return &bar{p: p}
 }
 
 func (b *bar) step(loss float64) {
+	b.cur++
 	if b.p != nil {
 		b.p.Set("loss", fmt.Sprintf("loss %.4g", loss))
 		b.p.Increment()
+		return
+	}
+	if b.w != nil && time.Since(b.last) >= 30*time.Second {
+		b.last = time.Now()
+		fmt.Fprintf(b.w, "%s batch %d/%d loss %.5g\n", b.prefix, b.cur, b.steps, loss)
 	}
 }
 

@@ -371,3 +371,19 @@ func TestPredictTTA(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressLines: not quiet, a non-terminal writer gets one plain line
+// per epoch with loss, learning rate and the validation metrics.
+func TestProgressLines(t *testing.T) {
+	ds := &discSet{n: 4, size: 16}
+	var out bytes.Buffer
+	val := func(m *nn.Model, epoch int) (map[string]float64, error) { return map[string]float64{"acc": 0.5}, nil }
+	cfg := Config{Epochs: 2, BatchSize: 4, Loss: LossSpec{Name: "dice-ce"}, Monitor: "acc"}
+	if _, err := Fit(segModel(t, 0), ds, val, FitOptions{Task: "seg", Cfg: cfg, Seed: 1, Progress: &out}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[1], "[seg] epoch 2/2 loss ") || !strings.Contains(lines[1], " acc 0.5 ") {
+		t.Fatalf("progress output:\n%s", out.String())
+	}
+}
