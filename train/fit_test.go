@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -385,5 +386,27 @@ func TestProgressLines(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[1], "[seg] epoch 2/2 loss ") || !strings.Contains(lines[1], " acc 0.5 ") {
 		t.Fatalf("progress output:\n%s", out.String())
+	}
+}
+
+// TestThreadCountInvariant: the same Fit with GOMAXPROCS 1 and 4 ends with
+// bit-identical weights (work is split per image, partial sums reduced in
+// a fixed order).
+func TestThreadCountInvariant(t *testing.T) {
+	ds := &discSet{n: 8, size: 16}
+	cfg := Config{Epochs: 2, BatchSize: 4, Optimizer: OptSpec{Name: "sgd", LR: 0.05, Nesterov: true}, Loss: LossSpec{Name: "dice-ce"}}
+	var hashes []string
+	for _, procs := range []int{1, 4} {
+		old := runtime.GOMAXPROCS(procs)
+		m := segModelNorm(t, 0.1, "batch")
+		_, err := Fit(m, ds, nil, FitOptions{Task: "seg", Cfg: cfg, Seed: 2, Quiet: true})
+		runtime.GOMAXPROCS(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, m.WeightsHash())
+	}
+	if hashes[0] != hashes[1] {
+		t.Fatalf("weights differ between GOMAXPROCS 1 and 4: %s vs %s", hashes[0][:12], hashes[1][:12])
 	}
 }
