@@ -277,6 +277,16 @@ func Fit(m *nn.Model, ds Dataset, val func(m *nn.Model, epoch int) (map[string]f
 				st.BadChecks++
 			}
 		}
+		// The log line goes out before the checkpoint: a run killed in
+		// between leaves a line for an epoch that the resumed run repeats
+		// (drop log lines after CheckpointEpoch when resuming), never a
+		// missing line.
+		secs := time.Since(t0).Seconds()
+		if opt.Log != nil {
+			if err := writeLogLine(opt.Log, opt.Task, epoch, meanLoss, lr, metrics, secs); err != nil {
+				return nil, fmt.Errorf("task %s: log: %w", opt.Task, err)
+			}
+		}
 		if opt.CkptDir != "" {
 			if improved {
 				if err := saveCheckpoint(filepath.Join(opt.CkptDir, "best"), m, nil, &st); err != nil {
@@ -288,12 +298,6 @@ func Fit(m *nn.Model, ds Dataset, val func(m *nn.Model, epoch int) (map[string]f
 			}
 		} else if improved {
 			st.bestWeights(m)
-		}
-		secs := time.Since(t0).Seconds()
-		if opt.Log != nil {
-			if err := writeLogLine(opt.Log, opt.Task, epoch, meanLoss, lr, metrics, secs); err != nil {
-				return nil, fmt.Errorf("task %s: log: %w", opt.Task, err)
-			}
 		}
 		if !opt.Quiet {
 			fmt.Fprintf(progress, "[%s] epoch %d/%d loss %.5g lr %.3g%s (%.1fs)\n", opt.Task, epoch, cfg.Epochs, meanLoss, lr, metricText(metrics), secs)
@@ -320,7 +324,7 @@ func Fit(m *nn.Model, ds Dataset, val func(m *nn.Model, epoch int) (map[string]f
 				return nil, fmt.Errorf("task %s: loading the best checkpoint: %w", opt.Task, err)
 			}
 		} else if st.mem != nil {
-			for i, p := range m.Params() {
+			for i, p := range allTensors(m) {
 				copy(p.Data, st.mem[i])
 			}
 		}
@@ -333,10 +337,34 @@ func Fit(m *nn.Model, ds Dataset, val func(m *nn.Model, epoch int) (map[string]f
 type memBest = [][]float32
 
 func (st *fitState) bestWeights(m *nn.Model) {
-	st.mem = make(memBest, len(m.Params()))
-	for i, p := range m.Params() {
+	all := allTensors(m)
+	st.mem = make(memBest, len(all))
+	for i, p := range all {
 		st.mem[i] = append([]float32(nil), p.Data...)
 	}
+}
+
+// allTensors is every trainable parameter and buffer of m.
+func allTensors(m *nn.Model) []*nn.Param {
+	return append(append([]*nn.Param(nil), m.Params()...), m.Buffers()...)
+}
+
+// CheckpointEpoch returns the last completed epoch recorded in
+// ckptDir/latest (0 when there is no checkpoint). A resuming caller drops
+// log.jsonl lines of this task with a later epoch.
+func CheckpointEpoch(ckptDir string) (int, error) {
+	for _, d := range []string{"latest", "latest.old"} {
+		b, err := os.ReadFile(filepath.Join(ckptDir, d, "state.json"))
+		if err != nil {
+			continue
+		}
+		var s fitState
+		if err := json.Unmarshal(b, &s); err != nil {
+			return 0, fmt.Errorf("%s: %w", filepath.Join(ckptDir, d, "state.json"), err)
+		}
+		return s.Epoch, nil
+	}
+	return 0, nil
 }
 
 func firstKey(m map[string]float64) string {

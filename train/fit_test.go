@@ -174,6 +174,9 @@ func TestResumeExact(t *testing.T) {
 	if resB1.Stopped != "stop-after" || resB1.EpochsRun != 3 {
 		t.Fatalf("interrupted run: %+v", resB1)
 	}
+	if e, err := CheckpointEpoch(dirB); e != 3 || err != nil {
+		t.Fatalf("CheckpointEpoch after the interruption: %d, %v (expected 3)", e, err)
+	}
 	b, resB := run(dirB, 0, true, 3, &logB)
 	c, _ := run(t.TempDir(), 0, false, 1, &logC)
 	if a.WeightsHash() != b.WeightsHash() {
@@ -408,5 +411,27 @@ func TestThreadCountInvariant(t *testing.T) {
 	}
 	if hashes[0] != hashes[1] {
 		t.Fatalf("weights differ between GOMAXPROCS 1 and 4: %s vs %s", hashes[0][:12], hashes[1][:12])
+	}
+}
+
+// TestBestInMemory: without a checkpoint folder the best weights, batch
+// norm running statistics included, are kept in memory and restored.
+func TestBestInMemory(t *testing.T) {
+	ds := &discSet{n: 8, size: 16}
+	m := segModelNorm(t, 0, "batch")
+	var best string
+	val := func(m *nn.Model, epoch int) (map[string]float64, error) {
+		if epoch == 2 {
+			best = m.WeightsHash()
+		}
+		return map[string]float64{"score": -math.Abs(float64(epoch) - 2)}, nil
+	}
+	cfg := Config{Epochs: 4, BatchSize: 4, Loss: LossSpec{Name: "dice-ce"}, Monitor: "score"}
+	res, err := Fit(m, ds, val, FitOptions{Task: "seg", Cfg: cfg, Seed: 1, Quiet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.BestEpoch != 2 || m.WeightsHash() != best {
+		t.Fatalf("best epoch %d; weights restored: %v", res.BestEpoch, m.WeightsHash() == best)
 	}
 }
