@@ -229,6 +229,9 @@ func (p *pipeline) split() error {
 		"train":  s.Train, "val": s.Val, "test": s.Test,
 	}
 	p.logf("split: %d train, %d val, %d test", len(s.Train), len(s.Val), len(s.Test))
+	if p.dir == "" { // data check: nothing is written
+		return nil
+	}
 	return writeJSON(filepath.Join(p.dir, "splits.json"), out)
 }
 
