@@ -113,3 +113,25 @@ func TestResolvedConfigRoundTrip(t *testing.T) {
 		t.Errorf("resolved config is not a fixed point:\n%s\n---\n%s", b, b2)
 	}
 }
+
+// data check prints counts and writes nothing, not even in the working folder.
+func TestCheckDataWritesNothing(t *testing.T) {
+	cfg, _ := filepath.Abs("testdata/tiny.yaml")
+	r, err := Load(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	var out strings.Builder
+	n, err := CheckData(r, &out)
+	if err != nil || n != 0 {
+		t.Fatalf("CheckData: %d problems, %v\n%s", n, err, out.String())
+	}
+	if !strings.Contains(out.String(), "synth") || !strings.Contains(out.String(), "no problems found") {
+		t.Errorf("unexpected output:\n%s", out.String())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("data check wrote %v", entries)
+	}
+}
