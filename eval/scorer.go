@@ -686,8 +686,8 @@ func ReadGroundTruthSource(spec data.SourceSpec) (*GroundTruth, error) {
 //
 // Columns are picked by header name (case, spaces and underscores ignored).
 // Two files with one stem, or conflicting values for one image, are errors
-// naming both. Spreadsheet (.xlsx) label files are not read here: the error
-// says so (convert them to CSV).
+// naming both. Tables may be CSV or .xlsx (first sheet); legacy .xls
+// workbooks are refused with a message saying so.
 func ReadGTFolder(dir, layout string) (*GroundTruth, error) {
 	var exts []string
 	switch layout {
@@ -718,7 +718,9 @@ func ReadGTFolder(dir, layout string) (*GroundTruth, error) {
 		switch {
 		case ext == ".csv":
 			tables = append(tables, p)
-		case ext == ".xlsx" || ext == ".xls":
+		case ext == ".xlsx":
+			tables = append(tables, p)
+		case ext == ".xls":
 			sheets = append(sheets, p)
 		default:
 			for _, e := range exts {
@@ -808,7 +810,7 @@ func ReadGTFolder(dir, layout string) (*GroundTruth, error) {
 		usedTable = usedTable || used
 	}
 	if len(sheets) > 0 && !usedTable {
-		return nil, fmt.Errorf("read ground truth %s: label/fovea sheets %s are spreadsheets, which this reader does not parse; export them as CSV (columns by name: ImgName, Glaucoma Label, Fovea_X, Fovea_Y)", dir, strings.Join(sheets, ", "))
+		return nil, fmt.Errorf("read ground truth %s: label/fovea sheets %s are legacy .xls workbooks, which this reader does not parse; save them as .xlsx or CSV (columns by name: ImgName, Glaucoma Label, Fovea_X, Fovea_Y)", dir, strings.Join(sheets, ", "))
 	}
 	if len(gt.Masks) == 0 && len(gt.Labels) == 0 && len(gt.Fovea) == 0 {
 		return nil, fmt.Errorf("read ground truth %s (layout %s): no masks (%s) and no label or fovea table found", dir, layout, strings.Join(exts, ", "))
@@ -846,16 +848,24 @@ func normCol(s string) string {
 // readGTTable reads labels and fovea points from one CSV table with a
 // header; tables without a recognised name column are skipped (false).
 func readGTTable(p string, gt *GroundTruth, setLabel func(string, int, string) error) (bool, error) {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return false, fmt.Errorf("read ground truth: %w", err)
-	}
-	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))))
-	r.FieldsPerRecord = -1
-	r.TrimLeadingSpace = true
-	recs, err := r.ReadAll()
-	if err != nil {
-		return false, fmt.Errorf("read ground truth table %s: %w", p, err)
+	var recs [][]string
+	if strings.EqualFold(filepath.Ext(p), ".xlsx") {
+		h, rows, err := data.ReadSheet(p)
+		if err != nil {
+			return false, fmt.Errorf("read ground truth table: %w", err)
+		}
+		recs = append([][]string{h}, rows...)
+	} else {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return false, fmt.Errorf("read ground truth: %w", err)
+		}
+		r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))))
+		r.FieldsPerRecord = -1
+		r.TrimLeadingSpace = true
+		if recs, err = r.ReadAll(); err != nil {
+			return false, fmt.Errorf("read ground truth table %s: %w", p, err)
+		}
 	}
 	if len(recs) == 0 {
 		return false, nil
