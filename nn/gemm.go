@@ -32,15 +32,15 @@ func gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, l
 		sgemm.Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	if !accumulate {
-		for i := 0; i < m; i++ {
-			clear(c[i*ldc : i*ldc+n])
-		}
-	}
 	if k == 0 {
+		if !accumulate {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
 		return
 	}
-	packedGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	packedGemm(transA, transB, m, n, k, a, lda, b, ldb, accumulate, c, ldc)
 }
 
 const (
@@ -67,7 +67,11 @@ func scratch(n int) *[]float32 {
 // zero-padded); B strips are read in place when B is not transposed and
 // the strip is full, else copied into a zero-padded k×16 buffer. Every C
 // element is one dot product over k in order.
-func packedGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+func packedGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, accumulate bool, c []float32, ldc int) {
+	add := 0
+	if accumulate {
+		add = 1
+	}
 	rsA, csA := lda, 1
 	if transA {
 		rsA, csA = 1, lda
@@ -119,26 +123,30 @@ func packedGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []floa
 		}
 		for i0 := 0; i0 < full; i0 += gemmMR {
 			if nr == gemmNR {
-				sgemmKernel6x16(k, &a[i0*rsA], rsA, csA, bs, rsB, &c[i0*ldc+jc], ldc)
+				sgemmKernel6x16(k, &a[i0*rsA], rsA, csA, bs, rsB, &c[i0*ldc+jc], ldc, add)
 				continue
 			}
-			clear(T)
-			sgemmKernel6x16(k, &a[i0*rsA], rsA, csA, bs, rsB, &T[0], gemmNR)
-			addBlock(c, ldc, i0, jc, gemmMR, nr, T)
+			sgemmKernel6x16(k, &a[i0*rsA], rsA, csA, bs, rsB, &T[0], gemmNR, 0)
+			putBlock(c, ldc, i0, jc, gemmMR, nr, T, accumulate)
 		}
 		if full < m {
-			clear(T)
-			sgemmKernel6x16(k, &aEdge[0], 1, gemmMR, bs, rsB, &T[0], gemmNR)
-			addBlock(c, ldc, full, jc, m-full, nr, T)
+			sgemmKernel6x16(k, &aEdge[0], 1, gemmMR, bs, rsB, &T[0], gemmNR, 0)
+			putBlock(c, ldc, full, jc, m-full, nr, T, accumulate)
 		}
 	}
 }
 
-func addBlock(c []float32, ldc, i0, j0, rows, cols int, t []float32) {
+// putBlock adds (or stores) the valid rows×cols part of a 6×16 tile.
+func putBlock(c []float32, ldc, i0, j0, rows, cols int, t []float32, accumulate bool) {
 	for ii := 0; ii < rows; ii++ {
 		cr := c[(i0+ii)*ldc+j0 : (i0+ii)*ldc+j0+cols]
+		tr := t[ii*gemmNR : ii*gemmNR+cols]
+		if !accumulate {
+			copy(cr, tr)
+			continue
+		}
 		for jj := range cr {
-			cr[jj] += t[ii*gemmNR+jj]
+			cr[jj] += tr[jj]
 		}
 	}
 }

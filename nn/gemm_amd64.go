@@ -4,9 +4,9 @@ package nn
 
 const haveAsmKernel = true
 
-// sgemmKernel6x16 adds A·B to the 6×16 block at c (row stride ldc):
-// A(i,p) = a[i*rsA + p*csA] for i < 6, p < k; B(p,j) = b[p*rsB + j] for
-// j < 16. Strides are in floats.
+// sgemmKernel6x16 adds A·B to the 6×16 block at c (row stride ldc), or
+// stores it when add is 0: A(i,p) = a[i*rsA + p*csA] for i < 6, p < k;
+// B(p,j) = b[p*rsB + j] for j < 16. Strides are in floats.
 //
 //go:noescape
-func sgemmKernel6x16(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int)
+func sgemmKernel6x16(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int)

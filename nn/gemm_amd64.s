@@ -2,10 +2,11 @@
 
 #include "textflag.h"
 
-// func sgemmKernel6x16(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int)
-// C[6×16] += A·B where A(i,p) = a[i*rsA + p*csA] and B(p,j) = b[p*rsB + j]
-// (strides in floats; the 16 values of a B row are contiguous).
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-64
+// func sgemmKernel6x16(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int)
+// C[6×16] (+)= A·B where A(i,p) = a[i*rsA + p*csA] and B(p,j) = b[p*rsB + j]
+// (strides in floats; the 16 values of a B row are contiguous). add = 0
+// overwrites C, otherwise adds to it.
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rsA+16(FP), R9
@@ -62,6 +63,9 @@ loop:
 	JNZ          loop
 
 store:
+	MOVQ add+64(FP), AX
+	TESTQ AX, AX
+	JZ   overwrite
 	VADDPS  (DX), Y0, Y0
 	VMOVUPS Y0, (DX)
 	VADDPS  32(DX), Y1, Y1
@@ -90,6 +94,27 @@ store:
 	VADDPS  (DX), Y10, Y10
 	VMOVUPS Y10, (DX)
 	VADDPS  32(DX), Y11, Y11
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+overwrite:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
 	RET

@@ -84,8 +84,14 @@ func (c *convKern) im2col(x []float32, ch, h, w, k, ho, wo int, col []float32) {
 						clear(r)
 						continue
 					}
-					clear(r[:lo])
-					clear(r[hi:])
+					// the borders are a pixel or two: plain loops beat
+					// memclr calls
+					for j := 0; j < lo; j++ {
+						r[j] = 0
+					}
+					for j := hi; j < len(r); j++ {
+						r[j] = 0
+					}
 					xr := xc[iy*w : (iy+1)*w]
 					ix0 := lo*c.stride - c.pad + kx
 					if c.stride == 1 {
