@@ -3,6 +3,27 @@
 // Gorgonia custom op that plugs a plain-Go loss into the graph, a training
 // step driver with one TapeMachine per graph, and weight save/load as .npy
 // files with a JSON header.
+//
+// Gorgonia (v0.9.18) provides the expression graph, symbolic
+// differentiation and the TapeMachine. Every layer is a project op (a
+// kern: plain-Go forward and per-input backward, wrapped by kernOp and
+// kernGradOp), checked against float64 references, finite differences and
+// PyTorch fixtures. Stock ops are not used because of their traps
+// (DESIGN §5): clock-seeded initialisers and dropout, BatchNorm statistics
+// reset by every TapeMachine, an im2col convolution with large temporaries;
+// and in a first trial with stock ops (Conv2d + BroadcastAdd bias,
+// GroupNorm, MaxPool2D, Upsample2D, GlobalAveragePool2D) a classifier
+// panicked inside Grad (an op on the path reported no DiffWRT) and a U-Net
+// produced all-zero outputs and gradients.
+// One more trap found here: with BindDualValues the TapeMachine adds each
+// step's gradient into the dual value, so Trainer.Step clears it after
+// reading (Gorgonia's own solvers do the same).
+//
+// Convolutions are im2col + SGEMM per image, images in parallel; the SGEMM
+// is an AVX2/FMA assembly micro-kernel on amd64 (gonum's SGEMM elsewhere
+// or with the purego build tag). Per-image work writes only its own
+// outputs and weight-gradient partials are summed in image order, so
+// training is bit-identical across thread counts.
 package nn
 
 import (
