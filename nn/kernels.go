@@ -14,12 +14,13 @@ var sgemm gonum.Implementation
 
 // convKern: x (N,C,H,W), w (O,C,k,k), b (1,O,1,1) -> (N,O,Ho,Wo). Each image
 // is im2col'd into a (C*k*k, Ho*Wo) matrix and multiplied by W. Images run
-// in parallel, each writing only its own output; the weight and bias
+// in parallel (im2col buffers come from a shared pool, so memory does not
+// grow with the number of layers), each writing only its own output; the
+// weight and bias
 // gradients are summed from per-image partials in image order, so results
 // do not depend on thread count or scheduling.
 type convKern struct {
 	stride, pad int
-	cols        [][]float32 // per-image im2col buffers
 	dw          [][]float32 // per-image weight-gradient partials
 	dwT         [][]float32 // their transposes, as computed
 }
@@ -162,15 +163,14 @@ func (c *convKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
 	x, wt, b := in[0], in[1], in[2]
 	kk := ch * k * k
 	hw := ho * wo
-	if !c.direct(k) {
-		c.cols = bufs(c.cols, n, kk*hw)
-	}
 	parallelFor(n, func(i int) {
 		var col []float32
 		if c.direct(k) {
 			col = x[i*ch*h*w : (i+1)*ch*h*w]
 		} else {
-			col = c.cols[i]
+			sp := scratch(kk * hw)
+			defer gemmPool.Put(sp)
+			col = *sp
 			c.im2col(x[i*ch*h*w:], ch, h, w, k, ho, wo, col)
 		}
 		yo := out[i*o*hw : (i+1)*o*hw]
@@ -193,9 +193,6 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 	hw := ho * wo
 	switch idx {
 	case 0: // dx = col2im(W^T · gout)
-		if !c.direct(k) {
-			c.cols = bufs(c.cols, n, kk*hw)
-		}
 		parallelFor(n, func(i int) {
 			g := gout[i*o*hw : (i+1)*o*hw]
 			dx := gin[i*ch*h*w : (i+1)*ch*h*w]
@@ -203,15 +200,14 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 				gemm(true, false, kk, hw, o, wt, kk, g, hw, false, dx, hw)
 				return
 			}
-			col := c.cols[i]
+			sp := scratch(kk * hw)
+			defer gemmPool.Put(sp)
+			col := *sp
 			gemm(true, false, kk, hw, o, wt, kk, g, hw, false, col, hw)
 			clear(dx)
 			c.col2im(col, ch, h, w, k, ho, wo, dx)
 		})
 	case 1: // dW = sum_i gout_i · col_i^T, partials summed in image order
-		if !c.direct(k) {
-			c.cols = bufs(c.cols, n, kk*hw)
-		}
 		c.dw = bufs(c.dw, n, o*kk)
 		c.dwT = bufs(c.dwT, n, o*kk)
 		parallelFor(n, func(i int) {
@@ -219,7 +215,9 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 			if c.direct(k) {
 				col = x[i*ch*h*w : (i+1)*ch*h*w]
 			} else {
-				col = c.cols[i]
+				sp := scratch(kk * hw)
+				defer gemmPool.Put(sp)
+				col = *sp
 				c.im2col(x[i*ch*h*w:], ch, h, w, k, ho, wo, col)
 			}
 			g := gout[i*o*hw : (i+1)*o*hw]
