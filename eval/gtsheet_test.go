@@ -50,3 +50,35 @@ func TestReadGTFolderWithXLSXSheet(t *testing.T) {
 		t.Errorf("%d masks, want 2", len(gt.Masks))
 	}
 }
+
+// A ground truth with a single class leaves classification unscored (AUC is
+// undefined) but still scores the other tasks, and says why.
+func TestEvaluateSingleClassScoresOtherTasks(t *testing.T) {
+	gtDir, subDir := t.TempDir(), filepath.Join(t.TempDir(), "sub")
+	m := data.NewMask(6, 6)
+	m.Pix[14], m.Pix[15] = data.Rim, data.Cup
+	b, _ := data.EncodeMaskBMP(m)
+	writeFiles(t, gtDir, map[string][]byte{"Disc_Cup_Masks/g0001.bmp": b, "Disc_Cup_Masks/g0002.bmp": b,
+		"labels.csv": []byte("ImgName,Glaucoma Label\ng0001.jpg,1\ng0002.jpg,1\n")})
+	pred := &Predictions{Class: map[string]float64{"g0001": 0.9, "g0002": 0.2}, Masks: map[string]*data.Mask{"g0001": m, "g0002": m}}
+	if err := WriteSubmission(subDir, "refuge2018", pred, map[string]string{"g0001": "g0001.jpg", "g0002": "g0002.jpg"}, false); err != nil {
+		t.Fatal(err)
+	}
+	tm, err := Evaluate(subDir, gtDir, "refuge2018", ScoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tm.Classification != nil {
+		t.Errorf("classification scored on a single class: %+v", tm.Classification)
+	}
+	if tm.Segmentation == nil || tm.Segmentation.DiceDisc != 1 || tm.Segmentation.DiceCup != 1 {
+		t.Errorf("segmentation %+v, want perfect Dice", tm.Segmentation)
+	}
+	found := false
+	for _, p := range tm.Problems {
+		found = found || p.Kind == "undefined" && p.Task == "classification"
+	}
+	if !found {
+		t.Errorf("no problem says why classification is unscored: %+v", tm.Problems)
+	}
+}

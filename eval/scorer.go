@@ -941,6 +941,16 @@ func Evaluate(submission, gtDir, layout string, opt ScoreOptions) (*TaskMetrics,
 		return nil, err
 	}
 	tm, err := Score(pred, gt, opt)
+	if errors.Is(err, ErrSingleClass) {
+		// AUC is undefined: score the other tasks and say why classification
+		// has no block, rather than failing the whole evaluation.
+		why := err.Error()
+		gt.Labels = nil
+		tm, err = Score(pred, gt, opt)
+		if tm != nil {
+			tm.Problems = append(tm.Problems, Problem{Task: "classification", Kind: "undefined", What: "classification not scored: " + why})
+		}
+	}
 	var se *StrictError
 	if opt.Strict && (len(readProbs) > 0 || errors.As(err, &se)) {
 		all := append([]Problem(nil), readProbs...)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,6 +190,11 @@ func AugmentPreview(r *Resolved, n int, out string, w io.Writer) error {
 
 // Report regenerates the report of a run folder.
 func Report(dir string, formats []string, out string, w io.Writer) error {
+	for _, f := range formats {
+		if !slices.Contains(report.KnownFormats(), f) {
+			return &UsageError{Msg: fmt.Sprintf("--format: %v", data.UnknownNameError("report format", f, report.KnownFormats()))}
+		}
+	}
 	files, err := report.Generate(dir, report.Options{Formats: formats, OutDir: out})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -370,7 +371,11 @@ func loadComposed(path string, visiting map[string]bool) (*yaml.Node, map[*yaml.
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, nil, fmt.Errorf("%s: YAML syntax error: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			return nil, nil, fmt.Errorf("%s:%s: YAML syntax error at or just after this line: %s", path, m[1], m[2])
+		}
+		return nil, nil, fmt.Errorf("%s: YAML syntax error: %s", path, msg)
 	}
 	if len(doc.Content) == 0 {
 		return nil, nil, fmt.Errorf("%s: the file is empty (expected an experiment mapping with name, data, tasks, ...)", path)
@@ -542,6 +547,9 @@ func (c *Config) Marshal() ([]byte, error) {
 	enc.Close()
 	return buf.Bytes(), nil
 }
+
+// yamlLine splits yaml.v3's "line N: message".
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // UsageError is a bad command line: the command exits with status 2.
 type UsageError struct{ Msg string }

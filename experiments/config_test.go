@@ -87,7 +87,7 @@ func TestLoadFileErrors(t *testing.T) {
 	p := filepath.Join(dir, "syntax.yaml")
 	os.WriteFile(p, []byte("name: x\nseed: 1\ntrain:\n  epochs: 3\n bad: 1\n"), 0o644)
 	_, err = Load(p, nil)
-	if err == nil || !strings.Contains(err.Error(), "syntax.yaml: YAML syntax error: line 4: did not find expected key") {
+	if err == nil || !strings.Contains(err.Error(), "syntax.yaml:4: YAML syntax error at or just after this line: did not find expected key") {
 		t.Errorf("syntax error: %v", err)
 	}
 }

@@ -254,6 +254,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.addf(n, path, "expected %s, got null", typeWord(v.Type()))
 		return
 	}
+	switch v.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Uint32:
+		if n.Tag != "!!int" {
+			d.addf(n, path, "expected %s, got %q", typeWord(v.Type()), n.Value)
+			return
+		}
+	}
 	ptr := reflect.New(v.Type())
 	if err := n.Decode(ptr.Interface()); err != nil {
 		d.addf(n, path, "expected %s, got %q", typeWord(v.Type()), n.Value)

@@ -27,7 +27,8 @@ type Module struct {
 type VCS struct {
 	Revision string `json:"revision,omitempty"`
 	Time     string `json:"time,omitempty"`
-	Modified bool   `json:"modified"`
+	// Modified is set only when the build recorded the VCS state.
+	Modified *bool `json:"modified,omitempty"`
 }
 
 // Manifest records what ran, where, and on which inputs.
@@ -81,7 +82,8 @@ func BuildFacts(m *Manifest) {
 			case "vcs.time":
 				m.VCS.Time = s.Value
 			case "vcs.modified":
-				m.VCS.Modified = s.Value == "true"
+				v := s.Value == "true"
+				m.VCS.Modified = &v
 			}
 		}
 	}

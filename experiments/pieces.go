@@ -61,6 +61,11 @@ func (r *Resolved) validatePieces() []Problem {
 			if !filepath.IsAbs(root) {
 				root = filepath.Join(filepath.Dir(r.File), root)
 			}
+			if st, err := os.Stat(root); err == nil && s.Format == "csv" && st.IsDir() {
+				ps = append(ps, r.dec.at(p+".root", "%s is a folder; the csv format's root is the manifest file (image, mask, label, fovea_x, fovea_y columns)", root))
+			} else if err == nil && s.Format != "csv" && !st.IsDir() {
+				ps = append(ps, r.dec.at(p+".root", "%s is a file; format %s expects the dataset folder", root, s.Format))
+			}
 			if _, err := os.Stat(root); err != nil {
 				hint := ""
 				if strings.Contains(root, "shared") {

@@ -44,8 +44,8 @@ type pipeline struct {
 	results map[string]*train.FitResult
 	// trainCfg is the train.Config each task was trained with.
 	trainCfg map[string]train.Config
-	logFile *os.File
-	logMu   sync.Mutex
+	logFile  *os.File
+	logMu    sync.Mutex
 }
 
 // prepared holds the network inputs of one sample, before intensity steps.
@@ -581,7 +581,7 @@ func (p *pipeline) trainTask(t namedTask, logw io.Writer) error {
 	}
 	p.models[t.name] = m
 	p.results[t.name] = res
-	p.logf("task %s: %d epochs, best epoch %d %v", t.name, res.EpochsRun, res.BestEpoch, res.Best)
+	p.logf("task %s: %d epochs, best epoch %d (%s)", t.name, res.EpochsRun, res.BestEpoch, metricList(res.Best))
 	return nil
 }
 
@@ -627,4 +627,13 @@ func (p *pipeline) trainConfigFor(t namedTask) train.Config {
 		ValEvery: c.ValEvery, Monitor: c.Monitor, Patience: c.Patience, ClipNorm: c.ClipNorm,
 		BalancedSampling: c.Balanced, Workers: c.Workers,
 	}
+}
+
+// metricList formats metrics as "name value, ..." in name order.
+func metricList(m map[string]float64) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s %.4g", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }

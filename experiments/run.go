@@ -106,6 +106,11 @@ func Resume(dir string, o RunOptions) (string, error) {
 			}
 		}
 	}
+	var old Manifest
+	if err := readJSON(filepath.Join(dir, "manifest.json"), &old); err == nil && old.Status == "done" {
+		fmt.Fprintf(o.stderr(), "%s: the run already finished (status done); nothing to resume\n", dir)
+		return dir, nil
+	}
 	r, err := Load(cfgPath, nil)
 	if err != nil {
 		return dir, err
@@ -139,8 +144,11 @@ func execute(r *Resolved, dir string, o RunOptions, start time.Time, resume bool
 	}
 	p := &pipeline{r: r, cfg: &r.Config, dir: dir, opt: o, manifest: m, resume: resume, start: start}
 	runErr := p.run()
-	m.End = nowString()
-	m.WallSeconds = time.Since(start).Seconds()
+	if runErr != nil || m.End == "" {
+		// A finished run keeps the end time the report printed.
+		m.End = nowString()
+		m.WallSeconds = time.Since(start).Seconds()
+	}
 	if runErr != nil {
 		m.Status, m.Error = "failed", runErr.Error()
 	} else {

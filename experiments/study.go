@@ -313,6 +313,9 @@ func studyTables(st *Study) (string, string) {
 	for _, k := range keys {
 		a := st.Aggregate[k]
 		cell := fmt.Sprintf("%.4f ± %.4f", a.Mean, a.SD)
+		if a.N < 2 {
+			cell = fmt.Sprintf("%.4f (one run; no SD)", a.Mean)
+		}
 		fmt.Fprintf(&b, "| %s | %s | %d |", k, cell, a.N)
 		fmt.Fprintf(&h, "<tr><td>%s</td><td>%s</td><td>%d</td>", html.EscapeString(k), cell, a.N)
 		for _, r := range st.Runs {

@@ -91,7 +91,15 @@ func (r *Resolved) validate() []Problem {
 		r.check(&ps, n.Base >= 1, p+".network.base", "expected base channels >= 1, got %d", n.Base)
 		r.check(&ps, n.Depth >= 1 && n.Depth <= 6, p+".network.depth", "expected a depth in [1, 6], got %d", n.Depth)
 		r.check(&ps, n.Dropout >= 0 && n.Dropout < 1, p+".network.dropout", "expected a dropout rate in [0, 1), got %v", n.Dropout)
-		r.checkTrain(&ps, p+".train", tc.Train)
+		// Only the keys the task sets itself: inherited values are checked
+		// (and reported) once, at train.*.
+		var own []Problem
+		r.checkTrain(&own, p+".train", tc.Train)
+		for _, pr := range own {
+			if _, ok := r.dec.nodes[pr.Path]; ok {
+				ps = append(ps, pr)
+			}
+		}
 	}
 	r.checkTrain(&ps, "train", &c.Train)
 	for i, s := range c.Eval.Splits {

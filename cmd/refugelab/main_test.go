@@ -26,7 +26,7 @@ func TestBadInputExitCodes(t *testing.T) {
 		want string
 	}{
 		{[]string{"run", filepath.Join(dir, "missing.yaml")}, "missing.yaml: config file not found"},
-		{[]string{"run", bad}, "bad.yaml: YAML syntax error: line"},
+		{[]string{"run", bad}, "bad.yaml:3: YAML syntax error at or just after this line: "},
 		{[]string{"validate", typo}, `typo.yaml:6: train.optimzer: unknown key (did you mean "optimizer"?)`},
 		{[]string{"run", noroot}, "noroot.yaml:3: data.sources[0].root: "},
 		{[]string{"run", demo, "--out", exists}, "exists: the output folder already exists"},
