@@ -651,6 +651,7 @@ func (avgPoolKern) bwd(_ int, _ [][]float32, s []tensor.Shape, _, gout, gin []fl
 // uses the batch statistics (biased variance) and updates the running
 // averages rm, rv (unbiased variance) with the momentum once per forward
 // pass; at inference it uses rm, rv. rm and rv alias the model's buffers.
+// Channels are independent and run in parallel.
 type batchNormKern struct {
 	eps, momentum float64
 	train         bool
@@ -678,7 +679,7 @@ func (k *batchNormKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
 		k.mean, k.rstd = make([]float64, c), make([]float64, c)
 	}
 	cnt := float64(n * hw)
-	for ch := 0; ch < c; ch++ {
+	parallelFor(c, func(ch int) {
 		var m, v float64
 		if k.train {
 			var s float64
@@ -715,13 +716,13 @@ func (k *batchNormKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
 				o[j] = float32(float64(xv)*a + bb)
 			}
 		}
-	}
+	})
 }
 func (k *batchNormKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, gin []float32) {
 	n, c, hw := inS[0][0], inS[0][1], inS[0][2]*inS[0][3]
 	x, sc := in[0], in[1]
 	cnt := float64(n * hw)
-	for ch := 0; ch < c; ch++ {
+	parallelFor(c, func(ch int) {
 		m, rs := k.mean[ch], k.rstd[ch]
 		var sg, sgx float64 // Σ g, Σ g·x̂
 		for i := 0; i < n; i++ {
@@ -751,5 +752,5 @@ func (k *batchNormKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, go
 				}
 			}
 		}
-	}
+	})
 }
