@@ -183,7 +183,11 @@ func (p *pipeline) describeTask(t namedTask) (map[string]any, error) {
 		pl = p.roi
 		input = "optic-nerve-head region"
 	}
-	td := map[string]any{"input": input, "preprocessing": pl.Describe(), "augmentation": p.aug.Describe()}
+	pre := pl.Describe()
+	if p.cfg.Data.CacheDir != "" {
+		pre = append(pre, "The geometric results of these steps are cached as .npy files keyed by the SHA-256 of the source files and the pipeline description, and reused across runs.")
+	}
+	td := map[string]any{"input": input, "preprocessing": pre, "augmentation": p.aug.Describe()}
 	m := p.models[t.name]
 	if m != nil {
 		td["input_size"] = []int{m.In.W, m.In.H}

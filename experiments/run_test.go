@@ -341,3 +341,37 @@ func TestStudySeeds(t *testing.T) {
 		t.Errorf("after removing seed-4: missing %v, n %d", st2.Missing, st2.Aggregate[key].N)
 	}
 }
+
+// With data.cache_dir the prepared inputs come from the .npy cache: the
+// first run fills it, the second reads it, and both equal a run without it.
+func TestCachedRunsEqualUncached(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny experiment three times")
+	}
+	plain := runTiny(t)
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	a := runTiny(t, "data.cache_dir="+cacheDir)
+	entries, _ := filepath.Glob(filepath.Join(cacheDir, "*", "*.npy"))
+	if len(entries) == 0 {
+		t.Fatal("the cache is empty after a run")
+	}
+	b := runTiny(t, "data.cache_dir="+cacheDir)
+	for _, d := range []string{a, b} {
+		for k, v := range hashTree(t, plain, "metrics.json", "checkpoints/") {
+			if h := hashTree(t, d, k)[k]; h != v {
+				t.Errorf("%s: %s differs from the run without cache", d, k)
+			}
+		}
+	}
+	if n, _ := filepath.Glob(filepath.Join(cacheDir, "*", "*.npy")); len(n) != len(entries) {
+		t.Errorf("the second run added cache entries (%d -> %d)", len(entries), len(n))
+	}
+}
+
+func TestF64Bits(t *testing.T) {
+	for _, v := range []float64{0, 1000.123456789, -3.5e-300, math.Pi, math.Inf(1)} {
+		if got := f64from(f64bits(v)); got != v {
+			t.Errorf("f64from(f64bits(%v)) = %v", v, got)
+		}
+	}
+}

@@ -412,7 +412,7 @@ func perStageLists(s *section, r *run, get func(*taskDesc) []string, ordered boo
 
 func secPreprocessing(r *run) *section {
 	s := &section{Title: "Preprocessing"}
-	s.p(txt("Every step in the order applied, with its parameters (deterministic; the results are cached)."))
+	s.p(txt("Every step in the order applied, with its parameters (deterministic)."))
 	perStageLists(s, r, func(t *taskDesc) []string { return t.Preprocessing }, true, "No preprocessing: the image is used as loaded.")
 	return s
 }
