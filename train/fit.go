@@ -182,10 +182,14 @@ func Fit(m *nn.Model, ds Dataset, val func(m *nn.Model, epoch int) (map[string]f
 		progress = os.Stderr
 	}
 	res := &FitResult{Stopped: "epochs"}
+	if cfg.Patience > 0 && st.BadChecks >= cfg.Patience {
+		// resumed after the run had already stopped early
+		res.Stopped = "early-stopping"
+	}
 	x := make([]float32, cfg.BatchSize*xSize)
 	y := make([]float32, cfg.BatchSize*ySize)
 	w := make([]float32, cfg.BatchSize*ySize)
-	for epoch := st.Epoch + 1; epoch <= cfg.Epochs; epoch++ {
+	for epoch := st.Epoch + 1; epoch <= cfg.Epochs && res.Stopped == "epochs"; epoch++ {
 		t0 := time.Now()
 		order := epochOrder(opt.Seed, epoch, n, steps*cfg.BatchSize, lds)
 		pf := newPrefetch(ds, epoch, order, cfg.Workers, 2*cfg.BatchSize+cfg.Workers)
@@ -434,13 +438,12 @@ func epochOrder(seed uint64, epoch, n, total int, lds LabeledDataset) []int {
 // pool of workers; results are placed by position so the order never
 // depends on scheduling. At most lookahead examples are held.
 type prefetch struct {
-	slots  []pslot
-	sem    chan struct{}
-	quit   chan struct{}
-	once   sync.Once
-	wg     sync.WaitGroup
-	next   atomic.Int64
-	closed bool
+	slots []pslot
+	sem   chan struct{}
+	quit  chan struct{}
+	once  sync.Once
+	wg    sync.WaitGroup
+	next  atomic.Int64
 }
 
 type pslot struct {
@@ -491,18 +494,10 @@ func (p *prefetch) get(i int) (Example, error) {
 	return ex, err
 }
 
+// stop ends the workers (a worker waiting for a slot sees quit; one
+// computing an example finishes it first).
 func (p *prefetch) stop() {
 	p.once.Do(func() { close(p.quit) })
-	// drain so blocked workers can exit
-	go func() {
-		for {
-			select {
-			case <-p.sem:
-			case <-time.After(time.Second):
-				return
-			}
-		}
-	}()
 	p.wg.Wait()
 }
 

@@ -435,3 +435,27 @@ func TestBestInMemory(t *testing.T) {
 		t.Fatalf("best epoch %d; weights restored: %v", res.BestEpoch, m.WeightsHash() == best)
 	}
 }
+
+// TestResumeAfterEarlyStop: resuming a run that had stopped early trains
+// no further epoch and keeps the same best weights.
+func TestResumeAfterEarlyStop(t *testing.T) {
+	ds := &discSet{n: 8, size: 16}
+	dir := t.TempDir()
+	val := func(m *nn.Model, epoch int) (map[string]float64, error) {
+		return map[string]float64{"loss": float64(epoch)}, nil
+	}
+	cfg := Config{Epochs: 10, BatchSize: 4, Loss: LossSpec{Name: "dice-ce"}, Monitor: "loss", MonitorMode: "min", Patience: 2}
+	a := segModel(t, 0)
+	if _, err := Fit(a, ds, val, FitOptions{Task: "seg", Cfg: cfg, Seed: 1, CkptDir: dir, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	b := segModel(t, 0)
+	var log bytes.Buffer
+	res, err := Fit(b, ds, val, FitOptions{Task: "seg", Cfg: cfg, Seed: 1, CkptDir: dir, Quiet: true, Resume: true, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log.Len() != 0 || res.EpochsRun != 3 || res.BestEpoch != 1 || res.Stopped != "early-stopping" || a.WeightsHash() != b.WeightsHash() {
+		t.Fatalf("resume after early stop: %+v, log %q, same weights %v", res, log.String(), a.WeightsHash() == b.WeightsHash())
+	}
+}
