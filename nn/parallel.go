@@ -6,9 +6,12 @@ import (
 	"sync/atomic"
 )
 
-// parallelFor runs f(0..n-1) on up to GOMAXPROCS goroutines. Callers make
-// every f(i) write only its own outputs, so results never depend on the
-// number of threads or on scheduling.
+// ParallelFor runs f(0..n-1) on up to GOMAXPROCS goroutines and returns
+// when all are done. Callers make every f(i) write only its own outputs
+// (and reduce partial results in index order afterwards), so results never
+// depend on the number of threads or on scheduling.
+func ParallelFor(n int, f func(i int)) { parallelFor(n, f) }
+
 func parallelFor(n int, f func(i int)) {
 	workers := min(runtime.GOMAXPROCS(0), n)
 	if workers <= 1 {

@@ -237,9 +237,10 @@ func ceLoss(cw []float64) nn.LossFunc {
 		nb, k := shape[0], shape[1]
 		sp := prod(shape[2:])
 		cnt := float64(nb * sp)
-		var s float64
-		lp := make([]float64, k)
-		for b := 0; b < nb; b++ {
+		parts := make([]float64, nb) // per-image sums, reduced in order
+		nn.ParallelFor(nb, func(b int) {
+			var s float64
+			lp := make([]float64, k)
 			base := b * k * sp
 			for j := 0; j < sp; j++ {
 				m := math.Inf(-1)
@@ -273,6 +274,11 @@ func ceLoss(cw []float64) nn.LossFunc {
 					}
 				}
 			}
+			parts[b] = s
+		})
+		var s float64
+		for _, v := range parts {
+			s += v
 		}
 		return s / cnt
 	}
@@ -284,9 +290,9 @@ func diceLoss(smooth float64) nn.LossFunc {
 	return func(out []float32, shape []int, y, w []float32, grad []float32) float64 {
 		nb, k := shape[0], shape[1]
 		sp := prod(shape[2:])
-		p := make([]float64, k*sp)
-		var total float64
-		for b := 0; b < nb; b++ {
+		parts := make([]float64, nb) // per-image losses, reduced in order
+		nn.ParallelFor(nb, func(b int) {
+			p := make([]float64, k*sp)
 			base := b * k * sp
 			for j := 0; j < sp; j++ {
 				m := math.Inf(-1)
@@ -325,9 +331,9 @@ func diceLoss(smooth float64) nn.LossFunc {
 			}
 			dD := (2*iD + smooth) / (pD + gD + smooth)
 			dC := (2*iC + smooth) / (pC + gC + smooth)
-			total += 2 - dD - dC
+			parts[b] = 2 - dD - dC
 			if grad == nil {
-				continue
+				return
 			}
 			scale := -1 / (2 * float64(nb))
 			for j := 0; j < sp; j++ {
@@ -357,6 +363,10 @@ func diceLoss(smooth float64) nn.LossFunc {
 					grad[base+c*sp+j] = float32(p[c*sp+j] * (d - dot))
 				}
 			}
+		})
+		var total float64
+		for _, v := range parts {
+			total += v
 		}
 		return total / (2 * float64(nb))
 	}
