@@ -373,23 +373,37 @@ type reluKern struct{}
 func (reluKern) id() string                                      { return "ReLU" }
 func (reluKern) outShape(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil }
 func (reluKern) diff(int) []bool                                 { return []bool{true} }
-func (reluKern) fwd(in [][]float32, _ []tensor.Shape, out []float32) {
-	for i, v := range in[0] {
-		if v > 0 {
-			out[i] = v
-		} else {
-			out[i] = 0
+func (reluKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
+	chunks(len(out), s[0][0], func(lo, hi int) {
+		for i, v := range in[0][lo:hi] {
+			if v > 0 {
+				out[lo+i] = v
+			} else {
+				out[lo+i] = 0
+			}
 		}
-	}
+	})
 }
-func (reluKern) bwd(_ int, in [][]float32, _ []tensor.Shape, _, gout, gin []float32) {
-	for i, v := range in[0] {
-		if v > 0 {
-			gin[i] = gout[i]
-		} else {
-			gin[i] = 0
+func (reluKern) bwd(_ int, in [][]float32, s []tensor.Shape, _, gout, gin []float32) {
+	chunks(len(gin), s[0][0], func(lo, hi int) {
+		for i, v := range in[0][lo:hi] {
+			if v > 0 {
+				gin[lo+i] = gout[lo+i]
+			} else {
+				gin[lo+i] = 0
+			}
 		}
+	})
+}
+
+// chunks splits [0, size) into n equal parts (the batch) run in parallel.
+func chunks(size, n int, f func(lo, hi int)) {
+	if n < 1 || size%n != 0 {
+		f(0, size)
+		return
 	}
+	per := size / n
+	parallelFor(n, func(i int) { f(i*per, (i+1)*per) })
 }
 
 // addKern adds two tensors of the same shape.
@@ -447,7 +461,7 @@ func (p *maxPoolKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
 		p.arg = make([]int32, len(out))
 	}
 	x := in[0]
-	for c := 0; c < nc; c++ {
+	parallelFor(nc, func(c int) {
 		for oy := 0; oy < ho; oy++ {
 			for ox := 0; ox < wo; ox++ {
 				b := c*h*w + 2*oy*w + 2*ox
@@ -461,7 +475,7 @@ func (p *maxPoolKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
 				out[o], p.arg[o] = best, int32(bi)
 			}
 		}
-	}
+	})
 }
 func (p *maxPoolKern) bwd(_ int, _ [][]float32, _ []tensor.Shape, _, gout, gin []float32) {
 	for i := range gin {
@@ -487,7 +501,7 @@ func (upsampleKern) diff(int) []bool { return []bool{true} }
 func (upsampleKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
 	nc, h, w := s[0][0]*s[0][1], s[0][2], s[0][3]
 	x := in[0]
-	for c := 0; c < nc; c++ {
+	parallelFor(nc, func(c int) {
 		for y := 0; y < h; y++ {
 			src := x[(c*h+y)*w : (c*h+y+1)*w]
 			r0 := out[(c*2*h+2*y)*2*w : (c*2*h+2*y+1)*2*w]
@@ -496,11 +510,11 @@ func (upsampleKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
 			}
 			copy(out[(c*2*h+2*y+1)*2*w:(c*2*h+2*y+2)*2*w], r0)
 		}
-	}
+	})
 }
 func (upsampleKern) bwd(_ int, _ [][]float32, s []tensor.Shape, _, gout, gin []float32) {
 	nc, h, w := s[0][0]*s[0][1], s[0][2], s[0][3]
-	for c := 0; c < nc; c++ {
+	parallelFor(nc, func(c int) {
 		for y := 0; y < h; y++ {
 			r0 := gout[(c*2*h+2*y)*2*w:]
 			r1 := gout[(c*2*h+2*y+1)*2*w:]
@@ -509,7 +523,7 @@ func (upsampleKern) bwd(_ int, _ [][]float32, s []tensor.Shape, _, gout, gin []f
 				g[xi] = r0[2*xi] + r0[2*xi+1] + r1[2*xi] + r1[2*xi+1]
 			}
 		}
-	}
+	})
 }
 
 // concatKern concatenates two (N,C,H,W) tensors along channels.
