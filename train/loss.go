@@ -105,7 +105,7 @@ func BuildLoss(spec LossSpec) (*Loss, error) {
 			}
 			return checkClasses(cw)(s, n)
 		}
-		l = &Loss{F: f, Check: check, describe: fmt.Sprintf("%g × soft Dice loss over the optic disc (rim + cup) and the cup (smoothing %g) plus %g × softmax cross-entropy%s.", dw, sm, cwt, classWeightText(cw))}
+		l = &Loss{F: f, Check: check, describe: fmt.Sprintf("The weighted sum of a soft Dice loss over the optic disc (rim + cup) and the cup (weight %g, smoothing %g) and a softmax cross-entropy (weight %g%s).", dw, sm, cwt, classWeightText(cw))}
 	case "coord-l1", "coord-l2":
 		beta := r.float("beta", 1, func(v float64) bool { return v > 0 }, "> 0")
 		l2 := name == "coord-l2"
