@@ -340,3 +340,62 @@ func TestBatchNormKernel(t *testing.T) {
 		return out
 	})
 }
+
+// TestConvRandomShapes: forward and input/weight/bias gradients of the
+// convolution against the naive loop (gradients by the adjoint identity
+// <r, conv(x)> differentiated exactly: dL/dx and dL/dw of L = Σ r·y are
+// again naive loops) on 25 random shapes, strides, paddings, odd sizes.
+func TestConvRandomShapes(t *testing.T) {
+	r := data.NewRand(77)
+	for it := 0; it < 25; it++ {
+		n, c, o := 1+r.IntN(3), 1+r.IntN(9), 1+r.IntN(20)
+		k := []int{1, 3, 5}[r.IntN(3)]
+		s, p := 1+r.IntN(2), r.IntN(k/2+1)
+		h, w := k+r.IntN(12), k+r.IntN(12)
+		ho, wo := (h+2*p-k)/s+1, (w+2*p-k)/s+1
+		x := randVals(n*c*h*w, uint64(it), 1)
+		wt := randVals(o*c*k*k, uint64(it+100), 1)
+		b := randVals(o, uint64(it+200), 1)
+		shapes := []tensor.Shape{{n, c, h, w}, {o, c, k, k}, {1, o, 1, 1}}
+		kern := &convKern{stride: s, pad: p}
+		out := make([]float32, n*o*ho*wo)
+		kern.fwd([][]float32{x, wt, b}, shapes, out)
+		want := naiveConv(to64(x), to64(wt), to64(b), n, c, h, w, o, k, s, p)
+		if e := relErr(out, want, 1e-3); e > 1e-5 {
+			t.Fatalf("shape n%d c%d %dx%d o%d k%d s%d p%d: forward error %.3g", n, c, h, w, o, k, s, p, e)
+		}
+		rv := randVals(len(out), uint64(it+300), 1)
+		gx, gw, gb := make([]float64, len(x)), make([]float64, len(wt)), make([]float64, o)
+		for ni := 0; ni < n; ni++ {
+			for oc := 0; oc < o; oc++ {
+				for oy := 0; oy < ho; oy++ {
+					for ox := 0; ox < wo; ox++ {
+						g := float64(rv[((ni*o+oc)*ho+oy)*wo+ox])
+						gb[oc] += g
+						for ci := 0; ci < c; ci++ {
+							for ky := 0; ky < k; ky++ {
+								for kx := 0; kx < k; kx++ {
+									iy, ix := oy*s-p+ky, ox*s-p+kx
+									if iy < 0 || iy >= h || ix < 0 || ix >= w {
+										continue
+									}
+									xi := ((ni*c+ci)*h+iy)*w + ix
+									wi := ((oc*c+ci)*k+ky)*k + kx
+									gx[xi] += g * float64(wt[wi])
+									gw[wi] += g * float64(x[xi])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		for i, want := range [][]float64{gx, gw, gb} {
+			got := make([]float32, len(want))
+			kern.bwd(i, [][]float32{x, wt, b}, shapes, out, rv, got)
+			if e := relErr(got, want, 1e-3); e > 1e-5 {
+				t.Fatalf("shape n%d c%d %dx%d o%d k%d s%d p%d: gradient %d error %.3g", n, c, h, w, o, k, s, p, i, e)
+			}
+		}
+	}
+}
