@@ -6,7 +6,7 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// unet: Depth down stages (two conv blocks, then 2x2 max pool), a
+// unet (also heatmap and multitask): Depth down stages (two conv blocks, then 2x2 max pool), a
 // bottleneck of two conv blocks, Depth up stages (nearest 2x upsample, 3x3
 // conv block, concat with the skip, two conv blocks), 1x1 head.
 func (b *builder) unet(x *G.Node) (*G.Node, error) {
@@ -35,6 +35,16 @@ func (b *builder) unet(x *G.Node) (*G.Node, error) {
 	if h, err = b.dropout("bottom.dropout", h); err != nil {
 		return nil, err
 	}
+	var cls *G.Node
+	if b.m.Multitask() {
+		g, err := b.gap("cls.gap", h)
+		if err != nil {
+			return nil, err
+		}
+		if cls, err = b.dense("cls.fc", g, 1); err != nil {
+			return nil, err
+		}
+	}
 	for i := s.Depth - 1; i >= 0; i-- {
 		c := s.Base << i
 		if h, err = b.upsample(fmt.Sprintf("up%d.upsample", i), h); err != nil {
@@ -53,7 +63,16 @@ func (b *builder) unet(x *G.Node) (*G.Node, error) {
 			}
 		}
 	}
-	return b.conv("head", h, b.m.OutC, 1, 1, 0)
+	seg, err := b.conv("head", h, b.m.OutC, 1, 1, 0)
+	if err != nil || cls == nil {
+		return seg, err
+	}
+	out, err := applyKern(packKern{}, seg, cls)
+	if err != nil {
+		return nil, fmt.Errorf("multitask output: %w", err)
+	}
+	b.rec("output", out)
+	return out, nil
 }
 
 // cnn: Depth stages of two conv blocks and a 2x2 max pool (no pool after

@@ -166,6 +166,7 @@ func TestNetworkGradient(t *testing.T) {
 	}{
 		{"unet", "none", 0.1, 2e-2}, {"cnn", "none", 0.1, 2e-2}, {"resnet", "none", 0.1, 2e-2},
 		{"unet", "group", 0.01, 5e-2}, {"cnn", "group", 0.01, 5e-2}, {"resnet", "group", 0.01, 5e-2},
+		{"multitask", "none", 0.1, 2e-2}, {"multitask", "group", 0.01, 5e-2},
 	} {
 		m, err := New(NetSpec{Arch: tc.arch, Base: 4, Depth: 1, Groups: 2, Norm: tc.norm}, Shape{C: 2, H: 8, W: 8}, 3, 2, 5)
 		if err != nil {

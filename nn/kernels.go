@@ -768,3 +768,23 @@ func (k *batchNormKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, go
 		}
 	})
 }
+
+// packKern flattens two batched tensors per example and concatenates them:
+// (N, ...) and (N, ...) -> (N, a+b) (the multitask output).
+type packKern struct{}
+
+func (packKern) id() string { return "Pack" }
+func (packKern) outShape(s []tensor.Shape) (tensor.Shape, error) {
+	if s[0][0] != s[1][0] {
+		return nil, fmt.Errorf("batch sizes %v and %v differ", s[0], s[1])
+	}
+	n := s[0][0]
+	return tensor.Shape{n, s[0].TotalSize()/n + s[1].TotalSize()/n}, nil
+}
+func (packKern) diff(int) []bool { return []bool{true, true} }
+func (packKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
+	concatKern{}.fwd(in, s, out)
+}
+func (packKern) bwd(idx int, in [][]float32, s []tensor.Shape, o, gout, gin []float32) {
+	concatKern{}.bwd(idx, in, s, o, gout, gin)
+}

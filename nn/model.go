@@ -64,7 +64,7 @@ func New(spec NetSpec, in Shape, outC int, batch int, seed uint64) (*Model, erro
 	if batch < 1 {
 		return nil, fmt.Errorf("nn.New: batch %d must be >= 1", batch)
 	}
-	if spec.Arch == "unet" || spec.Arch == "heatmap" {
+	if spec.Arch == "unet" || spec.Arch == "heatmap" || spec.Arch == "multitask" {
 		f := 1 << spec.Depth
 		if in.H%f != 0 || in.W%f != 0 {
 			return nil, fmt.Errorf("network.depth: input %dx%d must be divisible by 2^depth = %d for arch %s", in.W, in.H, f, spec.Arch)
@@ -134,18 +134,33 @@ func (m *Model) TotalParams() int {
 
 // OutShape is the per-example output shape: [OutC] for classifiers,
 // [OutC, H, W] for dense predictors.
+//
+// A multitask model gives [OutC*H*W + 1]: the segmentation logits
+// (class-major) followed by one classification logit.
 func (m *Model) OutShape() []int {
+	if m.Multitask() {
+		return []int{m.OutC*m.In.H*m.In.W + 1}
+	}
 	if m.Dense() {
 		return []int{m.OutC, m.In.H, m.In.W}
 	}
 	return []int{m.OutC}
 }
 
-// Dense reports whether the model predicts per pixel (unet, heatmap).
+// Dense reports whether the model predicts per pixel only (unet, heatmap).
 func (m *Model) Dense() bool { return m.Spec.Arch == "unet" || m.Spec.Arch == "heatmap" }
 
-// HeadKind is the activation Predict applies: sigmoid, softmax or linear.
+// Multitask reports whether the model is the multitask U-Net (per-pixel
+// classes plus one image logit).
+func (m *Model) Multitask() bool { return m.Spec.Arch == "multitask" }
+
+// HeadKind is the activation Predict applies: sigmoid, softmax, linear, or
+// multitask (softmax over the segmentation classes, sigmoid on the image
+// logit).
 func (m *Model) HeadKind() string {
+	if m.Multitask() {
+		return "multitask"
+	}
 	if m.Spec.Head != "" {
 		return m.Spec.Head
 	}
@@ -193,7 +208,7 @@ func (m *Model) build(batch int, train, record bool) (*graph, error) {
 	var out *G.Node
 	var err error
 	switch m.Spec.Arch {
-	case "unet", "heatmap":
+	case "unet", "heatmap", "multitask":
 		out, err = b.unet(gr.x)
 	case "cnn":
 		out, err = b.cnn(gr.x)

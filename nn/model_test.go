@@ -40,6 +40,7 @@ func TestArchShapes(t *testing.T) {
 	}{
 		{"unet", 3, []int{3, 16, 16}}, {"heatmap", 1, []int{1, 16, 16}},
 		{"cnn", 1, []int{1}}, {"resnet", 2, []int{2}},
+		{"multitask", 3, []int{3*16*16 + 1}},
 	} {
 		m, err := New(NetSpec{Arch: tc.arch, Base: 4, Depth: 2}, Shape{C: 3, H: 16, W: 16}, tc.outC, 1, 1)
 		if err != nil {

@@ -42,7 +42,8 @@ type Shape struct {
 // NetSpec describes a network: architecture name and its width/depth
 // parameters. Zero values take the defaults of Defaults.
 type NetSpec struct {
-	// Arch is the architecture: cnn, resnet, unet or heatmap.
+	// Arch is the architecture: cnn, resnet, unet, heatmap or multitask (a
+	// U-Net whose bottleneck also feeds a one-logit classifier).
 	Arch string `yaml:"arch" json:"arch"`
 	// Base is the channel count of the first stage; each stage doubles it.
 	Base int `yaml:"base" json:"base"`
@@ -69,7 +70,7 @@ type NetSpec struct {
 	Head string `yaml:"head" json:"head"`
 }
 
-var knownArchs = []string{"cnn", "heatmap", "resnet", "unet"}
+var knownArchs = []string{"cnn", "heatmap", "multitask", "resnet", "unet"}
 var knownNorms = []string{"batch", "group", "none"}
 var knownInits = []string{"glorot", "he"}
 var knownHeads = []string{"linear", "sigmoid", "softmax"}
@@ -174,6 +175,8 @@ func (s NetSpec) Describe() string {
 		body = fmt.Sprintf("A ResNet-18-style classifier with a 3x3 stem and %d stages of two basic residual blocks (%d base channels, doubling per stage, stride 2 from the second stage), global average pooling and a dense output layer", s.Depth, s.Base)
 	case "unet":
 		body = fmt.Sprintf("A U-Net with %d down-sampling stages (%d base channels, doubling per stage; two 3x3 convolutions per stage, 2x2 max pooling, nearest 2x upsampling followed by a 3x3 convolution, concatenated skips) and a 1x1 convolution head", s.Depth, s.Base)
+	case "multitask":
+		body = fmt.Sprintf("A multitask U-Net with %d down-sampling stages (%d base channels, doubling per stage; two 3x3 convolutions per stage, 2x2 max pooling, nearest 2x upsampling followed by a 3x3 convolution, concatenated skips) and a 1x1 convolution segmentation head, whose shared encoder's bottleneck also feeds a glaucoma classifier (global average pooling and a dense layer giving one logit)", s.Depth, s.Base)
 	case "heatmap":
 		body = fmt.Sprintf("A U-Net heatmap regressor with %d down-sampling stages (%d base channels, doubling per stage; two 3x3 convolutions per stage, 2x2 max pooling, nearest 2x upsampling followed by a 3x3 convolution, concatenated skips) and a 1x1 convolution producing a Gaussian heatmap", s.Depth, s.Base)
 	}

@@ -52,6 +52,8 @@ func (d *discSet) Example(epoch, i int) (Example, error) {
 		}
 	}
 	switch d.kind {
+	case "multi":
+		return Example{X: x, Y: append(y, float32(i%2))}, nil
 	case "cls":
 		return Example{X: x, Y: []float32{float32(i % 2)}}, nil
 	case "heat":
@@ -218,6 +220,7 @@ func TestOverfitTasks(t *testing.T) {
 		{"seg", "unet", 3, LossSpec{Name: "dice-ce"}, 60, 0.15, "constant prediction: CE ≥ 0.6 and Dice loss ≥ 0.5"},
 		{"cls", "cnn", 1, LossSpec{Name: "bce"}, 60, 0.1, "constant prediction: BCE ln 2 = 0.693 on balanced labels"},
 		{"heat", "heatmap", 1, LossSpec{Name: "heatmap-mse"}, 30, 0.004, "zero prediction: MSE = mean target² ≈ 0.0123 (σ = 2 px Gaussian on 16×16)"},
+		{"multi", "multitask", 3, LossSpec{Name: "multitask"}, 60, 0.2, "constant prediction: dice-ce ≥ 1.1 plus BCE ln 2 = 0.693"},
 	} {
 		ds := &discSet{n: 8, size: 16, kind: tc.kind}
 		m, err := nn.New(nn.NetSpec{Arch: tc.arch, Base: 8, Depth: 2}, nn.Shape{C: 3, H: 16, W: 16}, tc.outC, 4, 1)
@@ -457,5 +460,39 @@ func TestResumeAfterEarlyStop(t *testing.T) {
 	}
 	if log.Len() != 0 || res.EpochsRun != 3 || res.BestEpoch != 1 || res.Stopped != "early-stopping" || a.WeightsHash() != b.WeightsHash() {
 		t.Fatalf("resume after early stop: %+v, log %q, same weights %v", res, log.String(), a.WeightsHash() == b.WeightsHash())
+	}
+}
+
+// TestMultitaskPredict: the multitask network's prediction is the
+// segmentation softmax followed by a probability; flip TTA keeps the
+// segmentation part flip-equivariant and the probability flip-invariant.
+func TestMultitaskPredict(t *testing.T) {
+	m, err := nn.New(nn.NetSpec{Arch: "multitask", Base: 4, Depth: 2}, nn.Shape{C: 3, H: 16, W: 16}, 3, 2, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := &discSet{n: 2, size: 16}
+	ex, _ := ds.Example(0, 1)
+	fx := make([]float32, len(ex.X))
+	flipW(ex.X, fx, 3, 16, 16)
+	p, err := Predict(m, [][]float32{ex.X, fx}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p[0]) != 3*256+1 {
+		t.Fatalf("prediction has %d values, expected 3·256 + 1", len(p[0]))
+	}
+	back := make([]float32, 3*256)
+	flipW(p[1][:3*256], back, 3, 16, 16)
+	for i := range back {
+		if math.Abs(float64(back[i]-p[0][i])) > 1e-6 {
+			t.Fatalf("segmentation part not flip-equivariant at %d", i)
+		}
+	}
+	if a, b := p[0][3*256], p[1][3*256]; math.Abs(float64(a-b)) > 1e-6 || a <= 0 || a >= 1 {
+		t.Fatalf("probabilities %v and %v: expected equal and in (0,1)", a, b)
+	}
+	if s := p[0][0] + p[0][256] + p[0][512]; math.Abs(float64(s)-1) > 1e-5 {
+		t.Fatalf("class probabilities at pixel 0 sum to %v", s)
 	}
 }

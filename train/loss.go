@@ -22,7 +22,7 @@ type Loss struct {
 // Describe is one sentence naming the loss and its parameters.
 func (l *Loss) Describe() string { return l.describe }
 
-var knownLosses = []string{"bce", "ce", "coord-l1", "coord-l2", "dice", "dice-ce", "focal", "heatmap-mse"}
+var knownLosses = []string{"bce", "ce", "coord-l1", "coord-l2", "dice", "dice-ce", "focal", "heatmap-mse", "multitask"}
 
 // KnownLosses lists the loss names.
 func KnownLosses() []string { return append([]string(nil), knownLosses...) }
@@ -49,6 +49,11 @@ func (s LossSpec) Describe() string {
 //     structures.
 //   - dice-ce (dice_weight 1, ce_weight 1, smooth 1, class_weights).
 //   - heatmap-mse: mean squared error to the target heatmap.
+//   - multitask (dice_weight 1, ce_weight 1, smooth 1, pos_weight 1,
+//     cls_weight 1): for the multitask network: dice-ce on the segmentation
+//     part plus cls_weight × bce (pos_weight) on the image logit. Targets
+//     per example: H·W class indices, then the label; the label's weight 0
+//     marks an unknown label.
 //   - coord-l1, coord-l2 (beta 1): the soft-argmax of the heatmap output
 //     (softmax of beta·output over the pixels, expected pixel-centre
 //     coordinates) against the target point, taken as the centroid of the
@@ -114,6 +119,18 @@ func BuildLoss(spec LossSpec) (*Loss, error) {
 			kind = "squared L2"
 		}
 		l = &Loss{F: coordLoss(beta, l2), Check: checkBinary, describe: fmt.Sprintf("%s distance between the soft-argmax of the heatmap (softmax temperature 1/%g) and the target point, in units of the image size, averaged over images.", kind, beta)}
+	case "multitask":
+		dw := r.float("dice_weight", 1, func(v float64) bool { return v >= 0 }, ">= 0")
+		cwt := r.float("ce_weight", 1, func(v float64) bool { return v >= 0 }, ">= 0")
+		sm := r.float("smooth", 1, func(v float64) bool { return v >= 0 }, ">= 0")
+		pw := r.float("pos_weight", 1, func(v float64) bool { return v > 0 }, "> 0")
+		clw := r.float("cls_weight", 1, func(v float64) bool { return v >= 0 }, ">= 0")
+		seg, err := BuildLoss(LossSpec{Name: "dice-ce", Params: map[string]any{"dice_weight": dw, "ce_weight": cwt, "smooth": sm}})
+		if err != nil {
+			return nil, err
+		}
+		l = &Loss{F: multitaskLoss(seg.F, bceLoss(pw), clw), Check: checkMultitask,
+			describe: fmt.Sprintf("For the shared encoder: the weighted sum of a soft Dice loss over the optic disc and the cup (weight %g, smoothing %g) and a softmax cross-entropy (weight %g) on the segmentation, plus %g × binary cross-entropy with pos_weight %g on the glaucoma logit (images without a label excluded).", dw, sm, cwt, clw, pw)}
 	case "heatmap-mse":
 		l = &Loss{F: mseLoss, Check: checkSame, describe: "Mean squared error between the predicted and the Gaussian target heatmap, averaged over pixels."}
 	default:
@@ -468,4 +485,48 @@ func sign(v float64) float64 {
 		return -1
 	}
 	return 0
+}
+
+// checkMultitask: outputs per example K·H·W + 1, targets H·W + 1, K = 3.
+func checkMultitask(s []int, ySize int) error {
+	per := prod(s) / s[0]
+	if len(s) != 2 || ySize < 2 || (per-1)%(ySize-1) != 0 || (per-1)/(ySize-1) != 3 {
+		return fmt.Errorf("multitask loss needs the multitask network's output (3·H·W + 1 values per example) and H·W + 1 targets; got output %v and %d targets", s, ySize)
+	}
+	return nil
+}
+
+// multitaskLoss splits each example into its segmentation part (3·sp
+// logits, sp targets) and its image logit, applies seg and cls, and
+// scatters the gradients back.
+func multitaskLoss(seg, cls nn.LossFunc, clw float64) nn.LossFunc {
+	return func(out []float32, shape []int, y, w []float32, grad []float32) float64 {
+		nb := shape[0]
+		per := len(out) / nb
+		sp := len(y)/nb - 1
+		k := (per - 1) / sp
+		so := make([]float32, nb*k*sp)
+		sy := make([]float32, nb*sp)
+		sw := make([]float32, nb*sp)
+		co, cy, cw := make([]float32, nb), make([]float32, nb), make([]float32, nb)
+		for b := 0; b < nb; b++ {
+			copy(so[b*k*sp:(b+1)*k*sp], out[b*per:b*per+k*sp])
+			copy(sy[b*sp:(b+1)*sp], y[b*(sp+1):b*(sp+1)+sp])
+			copy(sw[b*sp:(b+1)*sp], w[b*(sp+1):b*(sp+1)+sp])
+			co[b], cy[b], cw[b] = out[b*per+k*sp], y[b*(sp+1)+sp], w[b*(sp+1)+sp]
+		}
+		var sg, cg []float32
+		if grad != nil {
+			sg, cg = make([]float32, len(so)), make([]float32, nb)
+		}
+		ls := seg(so, []int{nb, k, sp}, sy, sw, sg)
+		lc := cls(co, []int{nb, 1}, cy, cw, cg)
+		if grad != nil {
+			for b := 0; b < nb; b++ {
+				copy(grad[b*per:b*per+k*sp], sg[b*k*sp:(b+1)*k*sp])
+				grad[b*per+k*sp] = float32(clw * float64(cg[b]))
+			}
+		}
+		return ls + clw*lc
+	}
 }

@@ -80,6 +80,7 @@ func TestLossGradients(t *testing.T) {
 		{LossSpec{Name: "ce"}, []int{4, 2}, func(i int) float32 { return float32(i % 2) }},
 		{LossSpec{Name: "coord-l2", Params: map[string]any{"beta": 2.0}}, []int{n, 1, h, w}, func(i int) float32 { return float32(math.Exp(-float64((i%12-5)*(i%12-5)) / 4)) }},
 		{LossSpec{Name: "coord-l1"}, []int{n, 1, h, w}, func(i int) float32 { return float32(math.Exp(-float64((i%12-5)*(i%12-5)) / 4)) }},
+		{LossSpec{Name: "multitask", Params: map[string]any{"pos_weight": 3.0, "cls_weight": 0.5}}, []int{n, k*h*w + 1}, func(i int) float32 { return float32((i / 2) % 3 % 2) }},
 	} {
 		l, err := BuildLoss(tc.spec)
 		if err != nil {
@@ -89,6 +90,9 @@ func TestLossGradients(t *testing.T) {
 		ny := total
 		if tc.spec.Name == "ce" || strings.HasPrefix(tc.spec.Name, "dice") {
 			ny = tc.shape[0] * prod(tc.shape[2:])
+		}
+		if tc.spec.Name == "multitask" {
+			ny = tc.shape[0] * (h*w + 1)
 		}
 		if err := l.Check(tc.shape, ny/tc.shape[0]); err != nil {
 			t.Fatalf("%s: %v", tc.spec.Name, err)

@@ -15,7 +15,9 @@ const PredictBatch = 8
 // Predict runs the model on each input (C*H*W values) and returns
 // probabilities per example: sigmoid for a one-output classifier, softmax
 // over the classes for segmentation (OutC*H*W values, class-major), the
-// raw heatmap for heatmap models (head "linear"). With flipTTA the
+// raw heatmap for heatmap models (head "linear"); for the multitask
+// network the segmentation softmax (OutC*H*W) followed by the glaucoma
+// probability. With flipTTA the
 // horizontally flipped input is predicted too, its output flipped back,
 // and the two probabilities averaged.
 func Predict(m *nn.Model, xs [][]float32, flipTTA bool) ([][]float32, error) {
@@ -73,7 +75,19 @@ func predictRaw(m *nn.Model, xs [][]float32, flip bool) ([][]float32, error) {
 		}
 		for i := s; i < e; i++ {
 			o := append([]float32(nil), raw[(i-s)*outPer:(i-s+1)*outPer]...)
-			activate(o, m.HeadKind(), os)
+			if m.Multitask() {
+				// class-major segmentation logits, then the image logit
+				segPart := o[:len(o)-1]
+				activate(segPart, "softmax", []int{m.OutC, m.In.H, m.In.W})
+				o[len(o)-1] = float32(sigmoid(float64(o[len(o)-1])))
+				if flip {
+					f := make([]float32, len(segPart))
+					flipW(segPart, f, m.OutC, m.In.H, m.In.W)
+					copy(segPart, f)
+				}
+			} else {
+				activate(o, m.HeadKind(), os)
+			}
 			if flip && m.Dense() {
 				f := make([]float32, len(o))
 				flipW(o, f, os[0], os[1], os[2])
