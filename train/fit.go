@@ -236,7 +236,11 @@ func Fit(m *nn.Model, ds Dataset, val func(m *nn.Model, epoch int) (map[string]f
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				pf.stop()
 				bar.finish()
-				return nil, fmt.Errorf("task %s: epoch %d batch %d: loss is %v; stopped, the last good checkpoint (epoch %d) is kept", opt.Task, epoch, b+1, l, st.Epoch)
+				kept := "no checkpoint folder was given"
+				if opt.CkptDir != "" {
+					kept = fmt.Sprintf("the last good checkpoint (epoch %d) is kept in %s", st.Epoch, opt.CkptDir)
+				}
+				return nil, fmt.Errorf("task %s: epoch %d batch %d: loss is %v; training stopped (%s)", opt.Task, epoch, b+1, l, kept)
 			}
 			grads := tr.Grads()
 			if cfg.ClipNorm > 0 {
