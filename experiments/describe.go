@@ -102,7 +102,22 @@ func (p *pipeline) describe() error {
 		for _, id := range p.splitIDs(sp) {
 			ss = append(ss, p.byID[id])
 		}
-		perSplit[sp] = counts(ss)
+		c := counts(ss)
+		devices := map[string]bool{}
+		for _, smp := range p.samples {
+			if smp.Device != "" {
+				devices[smp.Device] = true
+			}
+		}
+		for d := range devices {
+			c["device "+d] = 0
+		}
+		for _, smp := range ss {
+			if smp.Device != "" {
+				c["device "+smp.Device]++
+			}
+		}
+		perSplit[sp] = c
 	}
 	split := map[string]any{
 		"method": p.splits.Method, "seed": p.splits.Seed, "criterion": p.splits.Criterion,
