@@ -150,9 +150,11 @@ func sameShape(a, b []int) bool {
 	return true
 }
 
-// Load replaces every parameter with the tensors saved in dir. The folder
-// must hold exactly this model's tensors with the same shapes; a file whose
-// bytes do not match the header's SHA-256 is an error naming it.
+// Load replaces every parameter and buffer with the tensors saved in dir.
+// The folder must hold exactly this model's tensors with the same shapes; a
+// file whose bytes do not match the header's SHA-256 is an error naming it.
+// Weights written elsewhere (numpy.save of float32 C-order arrays) load
+// when header.json lists them with an empty sha256.
 func (m *Model) Load(dir string) error {
 	h, err := readHeader(dir)
 	if err != nil {

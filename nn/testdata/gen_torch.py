@@ -104,3 +104,7 @@ out["torch_version"] = torch.__version__
 
 with open(__file__.replace("gen_torch.py", "torch_fixtures.json"), "w") as f:
     json.dump(out, f)
+
+# a .npy written by NumPy itself, for the reader test
+import numpy as np
+np.save(__file__.replace("gen_torch.py", "numpy_arange.npy"), np.arange(24, dtype=np.float32).reshape(2, 3, 4))
