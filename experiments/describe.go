@@ -230,7 +230,7 @@ func (p *pipeline) describeTask(t namedTask) (map[string]any, error) {
 		}
 		td["training"] = tr
 	} else if t.name == "classification" && t.cfg.Score == "vcdr" {
-		td["network"] = map[string]any{"arch": "none", "sentence": "No network of its own: the glaucoma score of an image is the vertical cup-to-disc ratio of the segmentation task's predicted mask.", "layers": []any{}, "total_params": 0}
+		td["network"] = map[string]any{"arch": "none", "sentence": "The glaucoma score of an image is the vertical cup-to-disc ratio of the segmentation network's predicted mask.", "layers": []any{}, "total_params": 0}
 		td["input"] = "predicted segmentation mask"
 		td["preprocessing"] = []string{}
 		td["augmentation"] = []string{}
