@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cheggaaa/pb/v3"
+	"github.com/cheggaaa/pb/v3/termutil"
 	"github.com/refugelab/refugelab/data"
 	"github.com/refugelab/refugelab/nn"
 )
@@ -562,6 +563,9 @@ func newBar(opt FitOptions, w io.Writer, epoch, epochs, steps int) *bar {
 	}
 	p := pb.New(steps)
 	p.SetWriter(w)
+	if tw, err := termutil.TerminalWidth(); err != nil || tw < 20 {
+		p.SetWidth(100) // a terminal that reports no width (e.g. some ptys)
+	}
 	p.SetTemplateString(`{{string . "prefix"}} {{counters . }} {{bar . }} {{percent . }} {{rtime . "ETA %s"}} {{string . "loss"}}`)
 	p.Set("prefix", prefix)
 	p.Start()
