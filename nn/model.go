@@ -295,6 +295,15 @@ func (b *builder) rec(name string, n *G.Node, params ...string) {
 	b.m.summary = append(b.m.summary, LayerInfo{Name: name, OutShape: s, Params: cnt})
 }
 
+// ReleaseGraphs drops the cached inference graphs and their activation
+// buffers (for a U-Net at 128², batch 8, about 150 MB); the next Forward
+// rebuilds what it needs. Weights are kept.
+func (m *Model) ReleaseGraphs() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.infer = map[int]*graph{}
+}
+
 // Forward runs the inference graph (no dropout) on n examples stored back
 // to back in x (n*C*H*W values) and returns the raw outputs (logits),
 // n*prod(OutShape) values. Graphs are cached per batch size; calls are

@@ -181,3 +181,21 @@ func TestReadNumPy(t *testing.T) {
 		t.Fatalf("EncodeNPY differs from numpy.save (%d vs %d bytes)", len(got), len(want))
 	}
 }
+
+// TestReleaseGraphs: after ReleaseGraphs, Forward rebuilds its graph and
+// gives the same outputs.
+func TestReleaseGraphs(t *testing.T) {
+	m, _ := New(NetSpec{Arch: "unet", Base: 4, Depth: 2}, Shape{C: 3, H: 16, W: 16}, 3, 2, 1)
+	x := randVals(2*3*16*16, 1, 1)
+	a, _ := m.Forward(x, 2)
+	m.ReleaseGraphs()
+	b, err := m.Forward(x, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("output %d differs after ReleaseGraphs", i)
+		}
+	}
+}
