@@ -1,6 +1,8 @@
 package experiments
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -82,6 +84,9 @@ func (p *pipeline) run() error {
 		{"report", p.report},
 	}
 	for _, s := range steps {
+		if p.opt.interrupted() {
+			return fmt.Errorf("%w before %s (resume with: refugelab run --resume %s)", ErrInterrupted, s.name, p.dir)
+		}
 		p.logf("%s", s.name)
 		if err := s.f(); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
@@ -495,13 +500,20 @@ type taskSet struct {
 	aug    *augment.Pipeline
 	seed   uint64
 	sigma  float64
+	stop   func() bool // true once an interrupt was requested
 }
 
 func (d *taskSet) Len() int { return len(d.xs) }
 
+// Label returns sample i's glaucoma label (for class-balanced sampling).
+func (d *taskSet) Label(i int) int { return d.labels[i] }
+
 // Example returns sample i as seen in the given epoch: augmented (training
 // sets only), then the intensity steps, then the task's target.
 func (d *taskSet) Example(epoch, i int) (train.Example, error) {
+	if d.stop != nil && d.stop() {
+		return train.Example{}, ErrInterrupted
+	}
 	x, m, pt := d.xs[i], d.ms[i], d.pts[i]
 	inFrame := pt != nil
 	if d.aug != nil {
@@ -605,7 +617,15 @@ func (p *pipeline) trainAll() error {
 	p.models = map[string]*nn.Model{}
 	p.results = map[string]*train.FitResult{}
 	p.trainCfg = map[string]train.Config{}
-	f, err := os.OpenFile(filepath.Join(p.dir, "log.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logPath := filepath.Join(p.dir, "log.jsonl")
+	if p.resume {
+		// Keep each task's lines up to its last checkpoint: a kill between a
+		// log line and its checkpoint must not leave a duplicate epoch.
+		if err := p.trimLog(logPath); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -634,6 +654,7 @@ func (p *pipeline) trainAll() error {
 
 func (p *pipeline) trainTask(t namedTask, logw io.Writer) error {
 	tr := p.buildSet(t, p.splits.Train, true)
+	tr.stop = p.opt.interrupted
 	val := p.buildSet(t, p.splits.Val, false)
 	if tr.Len() == 0 {
 		return fmt.Errorf("no training sample has %s ground truth (check the sources and the split)", t.name)
@@ -659,6 +680,9 @@ func (p *pipeline) trainTask(t namedTask, logw io.Writer) error {
 		Log: logw, Quiet: p.opt.Quiet, Resume: p.resume, Progress: p.opt.stderr(), StopAfter: p.opt.stopAfter[t.name],
 	})
 	if err != nil {
+		if errors.Is(err, ErrInterrupted) || p.opt.interrupted() {
+			return fmt.Errorf("%w during epoch training of task %s; the last completed epoch's checkpoint is kept (resume with: refugelab run --resume %s)", ErrInterrupted, t.name, p.dir)
+		}
 		return err
 	}
 	if res.Stopped == "stop-after" {
@@ -721,4 +745,39 @@ func metricList(m map[string]float64) string {
 		parts = append(parts, fmt.Sprintf("%s %.4g", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// trimLog rewrites log.jsonl keeping, per task, the epochs its latest
+// checkpoint covers.
+func (p *pipeline) trimLog(path string) error {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	keep := map[string]int{}
+	var out []byte
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var rec struct {
+			Task  string `json:"task"`
+			Epoch int    `json:"epoch"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil || !strings.HasSuffix(line, "\n") {
+			continue // a torn last line
+		}
+		last, ok := keep[rec.Task]
+		if !ok {
+			last, _ = train.CheckpointEpoch(filepath.Join(p.dir, "checkpoints", rec.Task))
+			keep[rec.Task] = last
+		}
+		if rec.Epoch <= last {
+			out = append(out, line...)
+		}
+	}
+	return data.WriteFileAtomic(path, out)
 }

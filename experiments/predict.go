@@ -379,6 +379,9 @@ func (p *pipeline) predictAll() error {
 			return err
 		}
 	}
+	for _, m := range p.models {
+		m.ReleaseGraphs()
+	}
 	return writeJSON(filepath.Join(p.dir, "metrics.json"), metrics)
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/refugelab/refugelab/data"
@@ -23,10 +24,20 @@ type RunOptions struct {
 	// Command is the command line, recorded in the manifest.
 	Command []string
 
+	// Interrupt, when set (by a SIGINT handler), stops training after the
+	// current batch; the run folder keeps its last checkpoints and is
+	// resumable.
+	Interrupt *atomic.Bool
+
 	// stopAfter (tests only) interrupts a task after that epoch, as a kill
 	// would, leaving a resumable run folder.
 	stopAfter map[string]int
 }
+
+// ErrInterrupted is returned when a run stopped on request (SIGINT).
+var ErrInterrupted = errors.New("interrupted")
+
+func (o RunOptions) interrupted() bool { return o.Interrupt != nil && o.Interrupt.Load() }
 
 func (o RunOptions) stderr() io.Writer {
 	if o.Stderr == nil {
@@ -149,7 +160,9 @@ func execute(r *Resolved, dir string, o RunOptions, start time.Time, resume bool
 		m.End = nowString()
 		m.WallSeconds = time.Since(start).Seconds()
 	}
-	if runErr != nil {
+	if errors.Is(runErr, ErrInterrupted) {
+		m.Status, m.Error = "interrupted", runErr.Error()
+	} else if runErr != nil {
 		m.Status, m.Error = "failed", runErr.Error()
 	} else {
 		m.Status = "done"

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -372,6 +373,30 @@ func TestF64Bits(t *testing.T) {
 	for _, v := range []float64{0, 1000.123456789, -3.5e-300, math.Pi, math.Inf(1)} {
 		if got := f64from(f64bits(v)); got != v {
 			t.Errorf("f64from(f64bits(%v)) = %v", v, got)
+		}
+	}
+}
+
+// Results do not depend on the number of threads: GOMAXPROCS 1, 2 and 4
+// give the same bytes (fixed work partitions, fixed reduction order).
+func TestRunIndependentOfGOMAXPROCS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny experiment three times")
+	}
+	prev := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(prev)
+	var ref map[string]string
+	for _, n := range []int{1, 2, 4} {
+		runtime.GOMAXPROCS(n)
+		h := hashTree(t, runTiny(t), "metrics.json", "checkpoints/", "predictions/", "submission/")
+		if ref == nil {
+			ref = h
+			continue
+		}
+		for k, v := range ref {
+			if h[k] != v {
+				t.Errorf("GOMAXPROCS=%d: %s differs from GOMAXPROCS=1", n, k)
+			}
 		}
 	}
 }

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"sync/atomic"
 
 	"github.com/refugelab/refugelab/experiments"
 )
@@ -63,6 +65,22 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// interruptFlag turns the first SIGINT into a request to stop after the
+// current batch (the run stays resumable); a second SIGINT exits at once.
+func interruptFlag(stderr io.Writer) *atomic.Bool {
+	var flag atomic.Bool
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt)
+	go func() {
+		<-ch
+		flag.Store(true)
+		fmt.Fprintln(stderr, "refugelab: interrupt: stopping after the current batch (press Ctrl-C again to quit at once)")
+		<-ch
+		os.Exit(130)
+	}()
+	return &flag
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
@@ -83,6 +101,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		fmt.Fprintln(stderr, "refugelab "+cmd+": "+err.Error())
+		if errors.Is(err, experiments.ErrInterrupted) {
+			return 130
+		}
 		var ce *experiments.ConfigError
 		var ue *experiments.UsageError
 		if errors.As(err, &ce) || errors.As(err, &ue) {
@@ -107,7 +128,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if len(pos) != 0 || len(sets) != 0 {
 				return fail(&experiments.UsageError{Msg: "--resume takes the run folder only (its saved config is used)"})
 			}
-			dir, err := experiments.Resume(*resume, experiments.RunOptions{Quiet: *quiet, Stderr: stderr, Command: os.Args})
+			dir, err := experiments.Resume(*resume, experiments.RunOptions{Quiet: *quiet, Stderr: stderr, Command: os.Args, Interrupt: interruptFlag(stderr)})
 			if err == nil {
 				fmt.Fprintln(stdout, dir)
 			}
@@ -120,7 +141,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(err)
 		}
-		dir, err := experiments.Run(r, experiments.RunOptions{Out: *out, Quiet: *quiet, Stderr: stderr, Command: os.Args})
+		dir, err := experiments.Run(r, experiments.RunOptions{Out: *out, Quiet: *quiet, Stderr: stderr, Command: os.Args, Interrupt: interruptFlag(stderr)})
 		if dir != "" {
 			fmt.Fprintln(stdout, dir)
 		}
