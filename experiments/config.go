@@ -102,8 +102,10 @@ type TaskConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// Input is "full" (the whole image) or "roi" (optic-nerve-head crop).
 	Input string `yaml:"input"`
-	// Score (classification only) is "network" or "vcdr" (score = the vCDR
-	// of the segmentation task's prediction).
+	// Score (classification only) is "network", "vcdr" (score = the vCDR
+	// of the segmentation task's prediction) or "multitask" (score = the
+	// glaucoma head of the segmentation task's multitask network, which
+	// shares its encoder).
 	Score   string        `yaml:"score"`
 	Network NetworkConfig `yaml:"network"`
 	Loss    StepConfig    `yaml:"loss"`

@@ -229,6 +229,14 @@ func (p *pipeline) describeTask(t namedTask) (map[string]any, error) {
 			tr["wall_seconds"] = res.WallSeconds
 		}
 		td["training"] = tr
+	} else if t.name == "classification" && t.cfg.Score == "multitask" {
+		td["network"] = map[string]any{"arch": "multitask head", "sentence": "The glaucoma score comes from the classification head of the segmentation task's multitask U-Net: global average pooling of the shared encoder's bottleneck and a dense layer giving one logit, trained jointly with the segmentation (see the segmentation network and its loss).", "layers": []any{}, "total_params": 0}
+		td["input"] = "the segmentation task's input (shared encoder)"
+		td["preprocessing"] = []string{}
+		td["augmentation"] = []string{}
+		td["postprocessing"] = []string{"The glaucoma risk is the sigmoid of the multitask network's image logit."}
+		td["output"] = "glaucoma risk score per image (classification_results.csv)"
+		return td, nil
 	} else if t.name == "classification" && t.cfg.Score == "vcdr" {
 		td["network"] = map[string]any{"arch": "none", "sentence": "The glaucoma score of an image is the vertical cup-to-disc ratio of the segmentation network's predicted mask.", "layers": []any{}, "total_params": 0}
 		td["input"] = "predicted segmentation mask"

@@ -103,7 +103,7 @@ func (r *Resolved) validatePieces() []Problem {
 		if err := networkSpec(t.cfg.Network).Defaults().Validate(); err != nil {
 			ps = append(ps, r.pieceProblem(p+".network", err))
 		}
-		if t.name == "classification" && t.cfg.Score == "vcdr" {
+		if t.name == "classification" && (t.cfg.Score == "vcdr" || t.cfg.Score == "multitask") {
 			continue
 		}
 		if _, err := train.BuildLoss(train.LossSpec{Name: t.cfg.Loss.Name, Params: t.cfg.Loss.Params}); err != nil {

@@ -501,6 +501,8 @@ type taskSet struct {
 	seed   uint64
 	sigma  float64
 	stop   func() bool // true once an interrupt was requested
+	// multitask: segmentation targets carry the image label too.
+	multitask bool
 }
 
 func (d *taskSet) Len() int { return len(d.xs) }
@@ -526,6 +528,17 @@ func (d *taskSet) Example(epoch, i int) (train.Example, error) {
 		ex.Y = []float32{float32(d.labels[i])}
 	case "segmentation":
 		ex.Y = maskClasses(m)
+		if d.multitask {
+			// Targets: the pixels' classes, then the image's label (weight 0
+			// when unknown).
+			ex.Y = append(ex.Y, float32(max(d.labels[i], 0)))
+			if d.labels[i] != 0 && d.labels[i] != 1 {
+				ex.W = make([]float32, len(ex.Y))
+				for k := range ex.W[:len(ex.W)-1] {
+					ex.W[k] = 1
+				}
+			}
+		}
 	default:
 		if pt == nil || !inFrame {
 			ex.Y = make([]float32, x.W*x.H)
@@ -553,7 +566,8 @@ func maskClasses(m *data.Mask) []float32 {
 
 // buildSet gathers the samples of ids that carry the task's ground truth.
 func (p *pipeline) buildSet(t namedTask, ids []string, withAug bool) *taskSet {
-	d := &taskSet{task: t.name, kind: taskKind(t.name), sigma: t.cfg.Sigma, seed: data.Seed(p.cfg.Seed, "augment", t.name)}
+	d := &taskSet{task: t.name, kind: taskKind(t.name), sigma: t.cfg.Sigma, seed: data.Seed(p.cfg.Seed, "augment", t.name),
+		multitask: t.cfg.Network.Arch == "multitask"}
 	if withAug {
 		d.aug = p.aug
 	}
@@ -639,8 +653,8 @@ func (p *pipeline) trainAll() error {
 		if !t.cfg.Enabled {
 			continue
 		}
-		if t.name == "classification" && t.cfg.Score == "vcdr" {
-			continue // scored from the segmentation task's masks
+		if t.name == "classification" && (t.cfg.Score == "vcdr" || t.cfg.Score == "multitask") {
+			continue // scored from the segmentation task's network
 		}
 		if t.name == "localizer" && !p.needsROI() {
 			continue

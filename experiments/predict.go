@@ -157,12 +157,33 @@ func (pr *predictor) predictImages(samples []*data.Sample) ([]predictOne, error)
 		if m := p.models["segmentation"]; m != nil {
 			t := p.cfg.Tasks.Segmentation
 			xs, ts, pl := pick(t.Input)
+			segActive := map[int]bool{}
 			idx := active("segmentation")
+			for _, i := range idx {
+				segActive[i] = true
+			}
+			multiScore := m.Multitask() && p.cfg.Tasks.Classification != nil && p.cfg.Tasks.Classification.Enabled && p.cfg.Tasks.Classification.Score == "multitask"
+			clsActive := map[int]bool{}
+			if multiScore {
+				for _, i := range active("classification") {
+					clsActive[i] = true
+					if !segActive[i] {
+						idx = append(idx, i)
+					}
+				}
+			}
 			probs, err := train.Predict(m, ins(xs, pl, idx), t.TTA)
 			if err != nil {
 				return nil, err
 			}
 			for k, i := range idx {
+				if clsActive[i] {
+					v := float64(probs[k][len(probs[k])-1])
+					out[lo+i].score = &v
+				}
+				if !segActive[i] {
+					continue
+				}
 				mk, err := pasteProbs(probs[k], xs[i].W, xs[i].H, ts[i], imgs[i].W, imgs[i].H, pr.post)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", samples[lo+i].ID, err)
@@ -172,7 +193,9 @@ func (pr *predictor) predictImages(samples []*data.Sample) ([]predictOne, error)
 		}
 		if t := p.cfg.Tasks.Classification; t != nil && t.Enabled {
 			idx := active("classification")
-			if t.Score == "vcdr" {
+			if t.Score == "multitask" {
+				// scored above, by the segmentation network's glaucoma head
+			} else if t.Score == "vcdr" {
 				for _, i := range idx {
 					if mk := out[lo+i].mask; mk != nil {
 						v := eval.VCDR(mk)

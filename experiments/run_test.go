@@ -400,3 +400,29 @@ func TestRunIndependentOfGOMAXPROCS(t *testing.T) {
 		}
 	}
 }
+
+// The multitask option: one U-Net whose shared encoder also gives the
+// glaucoma score; the classification task trains no network of its own.
+func TestRunMultitask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny experiment")
+	}
+	dir := runTiny(t, "tasks.segmentation.network.arch=multitask", "tasks.segmentation.loss.name=multitask", "tasks.classification.score=multitask")
+	if _, err := os.Stat(filepath.Join(dir, "checkpoints", "classification")); err == nil {
+		t.Error("classification trained a network of its own under score: multitask")
+	}
+	var m map[string]map[string]map[string]any
+	if err := readJSON(filepath.Join(dir, "metrics.json"), &m); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m["test"]["classification"]["auc"].(float64); !ok {
+		t.Errorf("no test AUC from the multitask head: %v", m["test"]["classification"])
+	}
+	if _, ok := m["test"]["segmentation"]["dice_disc"].(float64); !ok {
+		t.Errorf("no test segmentation metrics: %v", m["test"]["segmentation"])
+	}
+	_, err := Load("testdata/tiny.yaml", []string{"tasks.classification.score=multitask"})
+	if err == nil || !strings.Contains(err.Error(), `score "multitask" needs an enabled segmentation task with network.arch: multitask`) {
+		t.Errorf("score multitask without a multitask network: %v", err)
+	}
+}

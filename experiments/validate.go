@@ -82,10 +82,20 @@ func (r *Resolved) validate() []Problem {
 			r.check(&ps, tc.Sigma > 0, p+".sigma", "expected a heatmap sigma > 0 pixels, got %v", tc.Sigma)
 		}
 		if t.name == "classification" {
-			r.oneOf(&ps, p+".score", tc.Score, "network", "vcdr")
+			r.oneOf(&ps, p+".score", tc.Score, "network", "vcdr", "multitask")
+			if tc.Score == "multitask" {
+				seg := c.Tasks.Segmentation
+				r.check(&ps, seg != nil && seg.Enabled && seg.Network.Arch == "multitask", p+".score", "score \"multitask\" needs an enabled segmentation task with network.arch: multitask (its glaucoma head gives the score)")
+			}
 			if tc.Score == "vcdr" {
 				r.check(&ps, c.Tasks.Segmentation != nil && c.Tasks.Segmentation.Enabled, p+".score", "score \"vcdr\" needs an enabled segmentation task")
 			}
+		}
+		if t.name == "segmentation" && tc.Network.Arch == "multitask" {
+			r.check(&ps, tc.Loss.Name == "multitask", p+".loss.name", "a multitask network trains with the multitask loss (got %q)", tc.Loss.Name)
+		}
+		if t.name != "segmentation" && tc.Network.Arch == "multitask" {
+			r.check(&ps, false, p+".network.arch", "multitask is the segmentation task's shared-encoder network; use score: multitask on the classification task")
 		}
 		n := tc.Network
 		r.check(&ps, n.Base >= 1, p+".network.base", "expected base channels >= 1, got %d", n.Base)

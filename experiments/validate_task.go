@@ -47,6 +47,19 @@ func (p *pipeline) validate(t namedTask, m *nn.Model, val *taskSet) (map[string]
 		}
 		res["vcdr_mae"] = mae / n
 		res["dice_mean"] = (res["dice_disc"] + res["dice_cup"]) / 2
+		if val.multitask {
+			var scores []float64
+			var labels []int
+			for i, o := range outs {
+				if val.labels[i] == 0 || val.labels[i] == 1 {
+					scores = append(scores, float64(o[len(o)-1]))
+					labels = append(labels, val.labels[i])
+				}
+			}
+			if auc, err := eval.AUC(scores, labels); err == nil {
+				res["auc"] = auc
+			}
+		}
 	case "classification":
 		scores := make([]float64, len(outs))
 		var bce float64
