@@ -83,11 +83,11 @@ func (r *Resolved) validate() []Problem {
 		}
 		if t.name == "classification" {
 			r.oneOf(&ps, p+".score", tc.Score, "network", "vcdr", "multitask")
-			if tc.Score == "multitask" {
+			if tc.Score == "multitask" && tc.Enabled {
 				seg := c.Tasks.Segmentation
 				r.check(&ps, seg != nil && seg.Enabled && seg.Network.Arch == "multitask", p+".score", "score \"multitask\" needs an enabled segmentation task with network.arch: multitask (its glaucoma head gives the score)")
 			}
-			if tc.Score == "vcdr" {
+			if tc.Score == "vcdr" && tc.Enabled {
 				r.check(&ps, c.Tasks.Segmentation != nil && c.Tasks.Segmentation.Enabled, p+".score", "score \"vcdr\" needs an enabled segmentation task")
 			}
 		}
