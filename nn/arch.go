@@ -7,7 +7,8 @@ import (
 )
 
 // unet (also heatmap and multitask): Depth down stages (two conv blocks, then 2x2 max pool), a
-// bottleneck of two conv blocks, Depth up stages (nearest 2x upsample, 3x3
+// bottleneck of two conv blocks (dilated by Spec.Dilation, padding
+// Dilation so the size is kept), Depth up stages (nearest 2x upsample, 3x3
 // conv block, concat with the skip, two conv blocks), 1x1 head.
 func (b *builder) unet(x *G.Node) (*G.Node, error) {
 	s := b.m.Spec
@@ -28,7 +29,7 @@ func (b *builder) unet(x *G.Node) (*G.Node, error) {
 	}
 	c := s.Base << s.Depth
 	for j := 0; j < 2; j++ {
-		if h, err = b.convBlock(fmt.Sprintf("bottom.%d", j), h, c, 3, 1); err != nil {
+		if h, err = b.convBlockDil(fmt.Sprintf("bottom.%d", j), h, c, 3, 1, s.Dilation); err != nil {
 			return nil, err
 		}
 	}
@@ -152,5 +153,5 @@ func (b *builder) basicBlock(name string, x *G.Node, c, stride int) (*G.Node, er
 	if h, err = Add(h, short); err != nil {
 		return nil, fmt.Errorf("%s.add: %w", name, err)
 	}
-	return relu(h)
+	return b.act(h)
 }

@@ -12,7 +12,10 @@ var sgemm gonum.Implementation
 
 // ---- convolution -------------------------------------------------------
 
-// convKern: x (N,C,H,W), w (O,C,k,k), b (1,O,1,1) -> (N,O,Ho,Wo). Each image
+// convKern: x (N,C,H,W), w (O,C,k,k), b (1,O,1,1) -> (N,O,Ho,Wo), with
+// Ho = (H + 2·pad - dil·(k-1) - 1)/stride + 1 (likewise Wo); kernel tap
+// (ky, kx) of output (oy, ox) reads input (oy·stride - pad + ky·dil,
+// ox·stride - pad + kx·dil), zero outside. Each image
 // is im2col'd into a (C*k*k, Ho*Wo) matrix and multiplied by W. Images run
 // in parallel (im2col buffers come from a shared pool, so memory does not
 // grow with the number of layers), each writing only its own output; the
@@ -21,18 +24,33 @@ var sgemm gonum.Implementation
 // do not depend on thread count or scheduling.
 type convKern struct {
 	stride, pad int
+	dil         int         // dilation; 0 means 1
 	dw          [][]float32 // per-image weight-gradient partials
 	dwT         [][]float32 // their transposes, as computed
 }
 
-func (c *convKern) id() string { return fmt.Sprintf("Conv2D{s%d,p%d}", c.stride, c.pad) }
+func (c *convKern) id() string {
+	if c.d() == 1 {
+		return fmt.Sprintf("Conv2D{s%d,p%d}", c.stride, c.pad)
+	}
+	return fmt.Sprintf("Conv2D{s%d,p%d,d%d}", c.stride, c.pad, c.d())
+}
+
+// d is the dilation (the zero value means 1).
+func (c *convKern) d() int {
+	if c.dil < 1 {
+		return 1
+	}
+	return c.dil
+}
 
 func (c *convKern) dims(inS []tensor.Shape) (n, ch, h, w, o, k, ho, wo int) {
 	x, wt := inS[0], inS[1]
 	n, ch, h, w = x[0], x[1], x[2], x[3]
 	o, k = wt[0], wt[2]
-	ho = (h+2*c.pad-k)/c.stride + 1
-	wo = (w+2*c.pad-k)/c.stride + 1
+	span := c.d()*(k-1) + 1 // extent of the dilated kernel
+	ho = (h+2*c.pad-span)/c.stride + 1
+	wo = (w+2*c.pad-span)/c.stride + 1
 	return
 }
 
@@ -46,7 +64,10 @@ func (c *convKern) outShape(inS []tensor.Shape) (tensor.Shape, error) {
 	if inS[2].TotalSize() != inS[1][0] {
 		return nil, fmt.Errorf("bias %v does not fit %d output channels", inS[2], inS[1][0])
 	}
-	n, _, _, _, o, _, ho, wo := c.dims(inS)
+	n, _, h, w, o, k, ho, wo := c.dims(inS)
+	if span := c.d()*(k-1) + 1; h+2*c.pad < span || w+2*c.pad < span {
+		return nil, fmt.Errorf("output is empty: padded input %dx%d is smaller than the %dx%d kernel at dilation %d", w+2*c.pad, h+2*c.pad, span, span, c.d())
+	}
 	if ho < 1 || wo < 1 {
 		return nil, fmt.Errorf("output %dx%d is empty for input %v", wo, ho, inS[0])
 	}
@@ -56,7 +77,7 @@ func (c *convKern) outShape(inS []tensor.Shape) (tensor.Shape, error) {
 func (c *convKern) direct(k int) bool { return k == 1 && c.stride == 1 && c.pad == 0 }
 
 // validRange is the range [lo, hi) of output columns ox whose input column
-// ox*stride - pad + kx lies inside [0, w).
+// ox*stride - pad + kx lies inside [0, w); kx is the tap's dilated offset.
 func (c *convKern) validRange(kx, w, wo int) (int, int) {
 	lo, hi := 0, wo
 	for lo < wo && lo*c.stride-c.pad+kx < 0 {
@@ -70,16 +91,17 @@ func (c *convKern) validRange(kx, w, wo int) (int, int) {
 
 // im2col fills col (C*k*k rows, ho*wo cols) for one image.
 func (c *convKern) im2col(x []float32, ch, h, w, k, ho, wo int, col []float32) {
-	p := 0
+	p, d := 0, c.d()
 	for ci := 0; ci < ch; ci++ {
 		xc := x[ci*h*w:]
 		for ky := 0; ky < k; ky++ {
 			for kx := 0; kx < k; kx++ {
 				row := col[p*ho*wo : (p+1)*ho*wo]
 				p++
-				lo, hi := c.validRange(kx, w, wo)
+				dy, dx := ky*d, kx*d
+				lo, hi := c.validRange(dx, w, wo)
 				for oy := 0; oy < ho; oy++ {
-					iy := oy*c.stride - c.pad + ky
+					iy := oy*c.stride - c.pad + dy
 					r := row[oy*wo : (oy+1)*wo]
 					if iy < 0 || iy >= h || lo >= hi {
 						clear(r)
@@ -94,7 +116,7 @@ func (c *convKern) im2col(x []float32, ch, h, w, k, ho, wo int, col []float32) {
 						r[j] = 0
 					}
 					xr := xc[iy*w : (iy+1)*w]
-					ix0 := lo*c.stride - c.pad + kx
+					ix0 := lo*c.stride - c.pad + dx
 					if c.stride == 1 {
 						copy(r[lo:hi], xr[ix0:ix0+hi-lo])
 					} else {
@@ -110,25 +132,26 @@ func (c *convKern) im2col(x []float32, ch, h, w, k, ho, wo int, col []float32) {
 
 // col2im adds col back into dx (cleared first by the caller).
 func (c *convKern) col2im(col []float32, ch, h, w, k, ho, wo int, dx []float32) {
-	p := 0
+	p, d := 0, c.d()
 	for ci := 0; ci < ch; ci++ {
 		xc := dx[ci*h*w:]
 		for ky := 0; ky < k; ky++ {
 			for kx := 0; kx < k; kx++ {
 				row := col[p*ho*wo : (p+1)*ho*wo]
 				p++
-				lo, hi := c.validRange(kx, w, wo)
+				dy, dxo := ky*d, kx*d
+				lo, hi := c.validRange(dxo, w, wo)
 				if lo >= hi {
 					continue
 				}
 				for oy := 0; oy < ho; oy++ {
-					iy := oy*c.stride - c.pad + ky
+					iy := oy*c.stride - c.pad + dy
 					if iy < 0 || iy >= h {
 						continue
 					}
 					r := row[oy*wo+lo : oy*wo+hi]
 					xr := xc[iy*w : (iy+1)*w]
-					ix := lo*c.stride - c.pad + kx
+					ix := lo*c.stride - c.pad + dxo
 					if c.stride == 1 {
 						xs := xr[ix : ix+len(r)]
 						for j, v := range r {
@@ -391,6 +414,35 @@ func (reluKern) bwd(_ int, in [][]float32, s []tensor.Shape, _, gout, gin []floa
 				gin[lo+i] = gout[lo+i]
 			} else {
 				gin[lo+i] = 0
+			}
+		}
+	})
+}
+
+// leakyReluKern is x for x > 0, slope·x otherwise (float32 product).
+type leakyReluKern struct{ slope float32 }
+
+func (k leakyReluKern) id() string                                    { return fmt.Sprintf("LeakyReLU{%g}", k.slope) }
+func (leakyReluKern) outShape(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil }
+func (leakyReluKern) diff(int) []bool                                 { return []bool{true} }
+func (k leakyReluKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
+	chunks(len(out), s[0][0], func(lo, hi int) {
+		for i, v := range in[0][lo:hi] {
+			if v > 0 {
+				out[lo+i] = v
+			} else {
+				out[lo+i] = k.slope * v
+			}
+		}
+	})
+}
+func (k leakyReluKern) bwd(_ int, in [][]float32, s []tensor.Shape, _, gout, gin []float32) {
+	chunks(len(gin), s[0][0], func(lo, hi int) {
+		for i, v := range in[0][lo:hi] {
+			if v > 0 {
+				gin[lo+i] = gout[lo+i]
+			} else {
+				gin[lo+i] = k.slope * gout[lo+i]
 			}
 		}
 	})

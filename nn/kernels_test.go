@@ -94,33 +94,10 @@ func dot(a []float64, r []float32) float64 {
 	return s
 }
 
-// naiveConv is the direct nested-loop convolution (C18 reference).
+// naiveConv is the direct nested-loop convolution (C18 reference), the
+// dilation-1 case of naiveConvDil.
 func naiveConv(x, w, b []float64, n, c, h, wd, o, k, stride, pad int) []float64 {
-	ho := (h+2*pad-k)/stride + 1
-	wo := (wd+2*pad-k)/stride + 1
-	out := make([]float64, n*o*ho*wo)
-	for ni := 0; ni < n; ni++ {
-		for oc := 0; oc < o; oc++ {
-			for oy := 0; oy < ho; oy++ {
-				for ox := 0; ox < wo; ox++ {
-					s := b[oc]
-					for ci := 0; ci < c; ci++ {
-						for ky := 0; ky < k; ky++ {
-							for kx := 0; kx < k; kx++ {
-								iy, ix := oy*stride-pad+ky, ox*stride-pad+kx
-								if iy < 0 || iy >= h || ix < 0 || ix >= wd {
-									continue
-								}
-								s += x[((ni*c+ci)*h+iy)*wd+ix] * w[((oc*c+ci)*k+ky)*k+kx]
-							}
-						}
-					}
-					out[((ni*o+oc)*ho+oy)*wo+ox] = s
-				}
-			}
-		}
-	}
-	return out
+	return naiveConvDil(x, w, b, n, c, h, wd, o, k, stride, pad, 1)
 }
 
 func TestConvKernel(t *testing.T) {
@@ -352,50 +329,6 @@ func TestConvRandomShapes(t *testing.T) {
 		k := []int{1, 3, 5}[r.IntN(3)]
 		s, p := 1+r.IntN(2), r.IntN(k/2+1)
 		h, w := k+r.IntN(12), k+r.IntN(12)
-		ho, wo := (h+2*p-k)/s+1, (w+2*p-k)/s+1
-		x := randVals(n*c*h*w, uint64(it), 1)
-		wt := randVals(o*c*k*k, uint64(it+100), 1)
-		b := randVals(o, uint64(it+200), 1)
-		shapes := []tensor.Shape{{n, c, h, w}, {o, c, k, k}, {1, o, 1, 1}}
-		kern := &convKern{stride: s, pad: p}
-		out := make([]float32, n*o*ho*wo)
-		kern.fwd([][]float32{x, wt, b}, shapes, out)
-		want := naiveConv(to64(x), to64(wt), to64(b), n, c, h, w, o, k, s, p)
-		if e := relErr(out, want, 1e-3); e > 1e-5 {
-			t.Fatalf("shape n%d c%d %dx%d o%d k%d s%d p%d: forward error %.3g", n, c, h, w, o, k, s, p, e)
-		}
-		rv := randVals(len(out), uint64(it+300), 1)
-		gx, gw, gb := make([]float64, len(x)), make([]float64, len(wt)), make([]float64, o)
-		for ni := 0; ni < n; ni++ {
-			for oc := 0; oc < o; oc++ {
-				for oy := 0; oy < ho; oy++ {
-					for ox := 0; ox < wo; ox++ {
-						g := float64(rv[((ni*o+oc)*ho+oy)*wo+ox])
-						gb[oc] += g
-						for ci := 0; ci < c; ci++ {
-							for ky := 0; ky < k; ky++ {
-								for kx := 0; kx < k; kx++ {
-									iy, ix := oy*s-p+ky, ox*s-p+kx
-									if iy < 0 || iy >= h || ix < 0 || ix >= w {
-										continue
-									}
-									xi := ((ni*c+ci)*h+iy)*w + ix
-									wi := ((oc*c+ci)*k+ky)*k + kx
-									gx[xi] += g * float64(wt[wi])
-									gw[wi] += g * float64(x[xi])
-								}
-							}
-						}
-					}
-				}
-			}
-		}
-		for i, want := range [][]float64{gx, gw, gb} {
-			got := make([]float32, len(want))
-			kern.bwd(i, [][]float32{x, wt, b}, shapes, out, rv, got)
-			if e := relErr(got, want, 1e-3); e > 1e-5 {
-				t.Fatalf("shape n%d c%d %dx%d o%d k%d s%d p%d: gradient %d error %.3g", n, c, h, w, o, k, s, p, i, e)
-			}
-		}
+		checkConvLoops(t, n, c, h, w, o, k, s, p, 1, uint64(it))
 	}
 }

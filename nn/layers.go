@@ -9,10 +9,16 @@ import (
 
 // conv is a k×k convolution with bias, stride and padding (dilation 1).
 func (b *builder) conv(name string, x *G.Node, outC, k, stride, pad int) (*G.Node, error) {
+	return b.convDil(name, x, outC, k, stride, pad, 1)
+}
+
+// convDil is conv with a dilation; the parameters (names, shapes, seeded
+// initial values) do not depend on it.
+func (b *builder) convDil(name string, x *G.Node, outC, k, stride, pad, dil int) (*G.Node, error) {
 	inC := x.Shape()[1]
 	w := b.param(name+".weight", []int{outC, inC, k, k}, inC*k*k, outC*k*k, "weight")
 	bias := b.param(name+".bias", []int{1, outC, 1, 1}, 0, 0, "zero")
-	y, err := Conv2D(x, w, bias, stride, pad)
+	y, err := Conv2DDilated(x, w, bias, stride, pad, dil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -53,27 +59,38 @@ func (b *builder) norm(name string, x *G.Node) (*G.Node, error) {
 	return y, nil
 }
 
-// linearForTests replaces ReLU by the identity and max pooling by average
-// pooling: smooth networks for finite-difference tests of the whole graph.
+// linearForTests replaces the activation by the identity and max pooling
+// by average pooling: smooth networks for finite-difference tests of the
+// whole graph.
 var linearForTests bool
 
-func relu(x *G.Node) (*G.Node, error) {
+// act is the spec's activation: ReLU (default) or leaky ReLU.
+func (b *builder) act(x *G.Node) (*G.Node, error) {
 	if linearForTests {
 		return x, nil
+	}
+	if b.m.Spec.Activation == "leaky-relu" {
+		return LeakyReLU(x, b.m.Spec.LeakySlope)
 	}
 	return ReLU(x)
 }
 
-// convBlock is conv → norm → ReLU.
+// convBlock is conv → norm → activation.
 func (b *builder) convBlock(name string, x *G.Node, outC, k, stride int) (*G.Node, error) {
-	y, err := b.conv(name+".conv", x, outC, k, stride, k/2)
+	return b.convBlockDil(name, x, outC, k, stride, 1)
+}
+
+// convBlockDil is convBlock with a dilated convolution, padded by
+// dil·(k/2) so that at stride 1 the output keeps the input's size.
+func (b *builder) convBlockDil(name string, x *G.Node, outC, k, stride, dil int) (*G.Node, error) {
+	y, err := b.convDil(name+".conv", x, outC, k, stride, dil*(k/2), dil)
 	if err != nil {
 		return nil, err
 	}
 	if y, err = b.norm(name+".norm", y); err != nil {
 		return nil, err
 	}
-	return relu(y)
+	return b.act(y)
 }
 
 func (b *builder) maxPool(name string, x *G.Node) (*G.Node, error) {

@@ -8,12 +8,23 @@ import (
 
 // Conv2D is a square-kernel 2-D convolution of x (N,C,H,W) with weights w
 // (O,C,k,k) plus a per-channel bias of O values (shape (1,O,1,1)),
-// dilation 1, as a project op (im2col + SGEMM per image).
+// dilation 1, as a project op (im2col + SGEMM per image). It is
+// Conv2DDilated with dilation 1.
 func Conv2D(x, w, bias *G.Node, stride, pad int) (*G.Node, error) {
-	if stride < 1 || pad < 0 {
-		return nil, fmt.Errorf("conv: stride %d must be >= 1 and pad %d >= 0", stride, pad)
+	return Conv2DDilated(x, w, bias, stride, pad, 1)
+}
+
+// Conv2DDilated is Conv2D with dilation (atrous convolution): kernel tap
+// (ky, kx) of output (oy, ox) reads input (oy·stride - pad + ky·dilation,
+// ox·stride - pad + kx·dilation), zero outside, and the output is
+// (N, O, (H + 2·pad - dilation·(k-1) - 1)/stride + 1, likewise for W), as in
+// PyTorch's Conv2d. With pad = dilation·(k/2), stride 1 and odd k the
+// output keeps the input's size.
+func Conv2DDilated(x, w, bias *G.Node, stride, pad, dilation int) (*G.Node, error) {
+	if stride < 1 || pad < 0 || dilation < 1 {
+		return nil, fmt.Errorf("conv: stride %d must be >= 1, pad %d >= 0 and dilation %d >= 1", stride, pad, dilation)
 	}
-	return applyKern(&convKern{stride: stride, pad: pad}, x, w, bias)
+	return applyKern(&convKern{stride: stride, pad: pad, dil: dilation}, x, w, bias)
 }
 
 // GroupNorm normalises x (N,C,H,W) over groups of channels (biased
@@ -28,6 +39,16 @@ func GroupNorm(x, scale, shift *G.Node, groups int, eps float64) (*G.Node, error
 
 // ReLU is max(x, 0) (gradient 0 at 0).
 func ReLU(x *G.Node) (*G.Node, error) { return applyKern(reluKern{}, x) }
+
+// LeakyReLU is x for x > 0 and slope·x otherwise (gradient 1 for x > 0,
+// slope at and below 0). Slope must lie in [0, 1); slope 0 computes the
+// same values as ReLU.
+func LeakyReLU(x *G.Node, slope float64) (*G.Node, error) {
+	if !(slope >= 0 && slope < 1) {
+		return nil, fmt.Errorf("leaky relu: slope %g out of range (expected 0 <= slope < 1)", slope)
+	}
+	return applyKern(leakyReluKern{slope: float32(slope)}, x)
+}
 
 // Add is the element-wise sum of two tensors of one shape.
 func Add(a, b *G.Node) (*G.Node, error) { return applyKern(addKern{}, a, b) }

@@ -8,7 +8,8 @@
 // differentiation and the TapeMachine. Every layer is a project op (a
 // kern: plain-Go forward and per-input backward, wrapped by kernOp and
 // kernGradOp), checked against float64 references, finite differences and
-// PyTorch fixtures. Stock ops are not used because of their traps
+// PyTorch fixtures. The activation is ReLU or leaky ReLU (NetSpec.Activation).
+// Stock ops are not used because of their traps
 // (DESIGN §5): clock-seeded initialisers and dropout, BatchNorm statistics
 // reset by every TapeMachine, an im2col convolution with large temporaries;
 // and in a first trial with stock ops (Conv2d + BroadcastAdd bias,
@@ -19,7 +20,8 @@
 // step's gradient into the dual value, so Trainer.Step clears it after
 // reading (Gorgonia's own solvers do the same).
 //
-// Convolutions are im2col + SGEMM per image, images in parallel; the SGEMM
+// Convolutions (stride, padding and dilation; NetSpec.Dilation dilates the
+// U-Net bottleneck) are im2col + SGEMM per image, images in parallel; the SGEMM
 // is an AVX2/FMA assembly micro-kernel on amd64 (gonum's SGEMM elsewhere
 // or with the purego build tag). Per-image work writes only its own
 // outputs and weight-gradient partials are summed in image order, so
@@ -68,12 +70,25 @@ type NetSpec struct {
 	// linear. Empty picks the arch default (heatmap: linear; others: softmax
 	// for more than one output channel, sigmoid for one).
 	Head string `yaml:"head" json:"head"`
+	// Dilation is the dilation of the two 3x3 bottleneck convolutions
+	// (bottom.0 and bottom.1) of unet, heatmap and multitask, padded by
+	// Dilation so the bottleneck keeps its size; every other convolution
+	// keeps dilation 1. Default 1 (an ordinary U-Net); must be >= 1, and
+	// cnn/resnet accept only 1.
+	Dilation int `yaml:"dilation" json:"dilation"`
+	// Activation follows every normalised convolution (and each residual
+	// sum of resnet): relu (default) or leaky-relu.
+	Activation string `yaml:"activation" json:"activation"`
+	// LeakySlope is the negative-side slope of leaky-relu, in (0, 1);
+	// default 0.01. It must be left 0 with relu.
+	LeakySlope float64 `yaml:"leaky_slope" json:"leaky_slope"`
 }
 
 var knownArchs = []string{"cnn", "heatmap", "multitask", "resnet", "unet"}
 var knownNorms = []string{"batch", "group", "none"}
 var knownInits = []string{"glorot", "he"}
 var knownHeads = []string{"linear", "sigmoid", "softmax"}
+var knownActivations = []string{"leaky-relu", "relu"}
 
 // KnownArchs lists the registered architecture names.
 func KnownArchs() []string { return append([]string(nil), knownArchs...) }
@@ -102,6 +117,15 @@ func (s NetSpec) Defaults() NetSpec {
 	}
 	if s.Init == "" {
 		s.Init = "he"
+	}
+	if s.Dilation == 0 {
+		s.Dilation = 1
+	}
+	if s.Activation == "" {
+		s.Activation = "relu"
+	}
+	if s.Activation == "leaky-relu" && s.LeakySlope == 0 {
+		s.LeakySlope = 0.01
 	}
 	return s
 }
@@ -142,6 +166,22 @@ func (s NetSpec) Validate() error {
 	if s.Dropout < 0 || s.Dropout >= 1 {
 		return fmt.Errorf("network.dropout: %g out of range (expected 0 <= p < 1)", s.Dropout)
 	}
+	if s.Dilation < 1 {
+		return fmt.Errorf("network.dilation: %d must be >= 1", s.Dilation)
+	}
+	if s.Dilation > 1 && (s.Arch == "cnn" || s.Arch == "resnet") {
+		return fmt.Errorf("network.dilation: %d applies only to the bottleneck of unet, heatmap and multitask (arch %s expects 1)", s.Dilation, s.Arch)
+	}
+	if !inList(s.Activation, knownActivations) {
+		return fmt.Errorf("network.activation: %w", data.UnknownNameError("activation", s.Activation, knownActivations))
+	}
+	if s.Activation == "leaky-relu" {
+		if !(s.LeakySlope > 0 && s.LeakySlope < 1) {
+			return fmt.Errorf("network.leaky_slope: %g out of range (expected 0 < slope < 1)", s.LeakySlope)
+		}
+	} else if s.LeakySlope != 0 {
+		return fmt.Errorf("network.leaky_slope: %g is set but network.activation is %s (expected leaky-relu)", s.LeakySlope, s.Activation)
+	}
 	return nil
 }
 
@@ -167,6 +207,14 @@ func (s NetSpec) Describe() string {
 	if s.InitFrom != "" {
 		from = fmt.Sprintf(", initialised from %s for matching layers", s.InitFrom)
 	}
+	act := "ReLU"
+	if s.Activation == "leaky-relu" {
+		act = fmt.Sprintf("leaky ReLU (negative slope %g)", s.LeakySlope)
+	}
+	bottom := ""
+	if s.Dilation > 1 {
+		bottom = fmt.Sprintf("; the two bottleneck 3x3 convolutions are dilated by %d (padding %d, size kept), all others undilated", s.Dilation, s.Dilation)
+	}
 	var body string
 	switch s.Arch {
 	case "cnn":
@@ -174,11 +222,11 @@ func (s NetSpec) Describe() string {
 	case "resnet":
 		body = fmt.Sprintf("A ResNet-18-style classifier with a 3x3 stem and %d stages of two basic residual blocks (%d base channels, doubling per stage, stride 2 from the second stage), global average pooling and a dense output layer", s.Depth, s.Base)
 	case "unet":
-		body = fmt.Sprintf("A U-Net with %d down-sampling stages (%d base channels, doubling per stage; two 3x3 convolutions per stage, 2x2 max pooling, nearest 2x upsampling followed by a 3x3 convolution, concatenated skips) and a 1x1 convolution head", s.Depth, s.Base)
+		body = fmt.Sprintf("A U-Net with %d down-sampling stages (%d base channels, doubling per stage; two 3x3 convolutions per stage, 2x2 max pooling, nearest 2x upsampling followed by a 3x3 convolution, concatenated skips%s) and a 1x1 convolution head", s.Depth, s.Base, bottom)
 	case "multitask":
-		body = fmt.Sprintf("A multitask U-Net with %d down-sampling stages (%d base channels, doubling per stage; two 3x3 convolutions per stage, 2x2 max pooling, nearest 2x upsampling followed by a 3x3 convolution, concatenated skips) and a 1x1 convolution segmentation head, whose shared encoder's bottleneck also feeds a glaucoma classifier (global average pooling and a dense layer giving one logit)", s.Depth, s.Base)
+		body = fmt.Sprintf("A multitask U-Net with %d down-sampling stages (%d base channels, doubling per stage; two 3x3 convolutions per stage, 2x2 max pooling, nearest 2x upsampling followed by a 3x3 convolution, concatenated skips%s) and a 1x1 convolution segmentation head, whose shared encoder's bottleneck also feeds a glaucoma classifier (global average pooling and a dense layer giving one logit)", s.Depth, s.Base, bottom)
 	case "heatmap":
-		body = fmt.Sprintf("A U-Net heatmap regressor with %d down-sampling stages (%d base channels, doubling per stage; two 3x3 convolutions per stage, 2x2 max pooling, nearest 2x upsampling followed by a 3x3 convolution, concatenated skips) and a 1x1 convolution producing a Gaussian heatmap", s.Depth, s.Base)
+		body = fmt.Sprintf("A U-Net heatmap regressor with %d down-sampling stages (%d base channels, doubling per stage; two 3x3 convolutions per stage, 2x2 max pooling, nearest 2x upsampling followed by a 3x3 convolution, concatenated skips%s) and a 1x1 convolution producing a Gaussian heatmap", s.Depth, s.Base, bottom)
 	}
-	return fmt.Sprintf("%s, %s and ReLU after each convolution%s, %s initialisation%s.", body, norm, drop, init, from)
+	return fmt.Sprintf("%s, %s and %s after each convolution%s, %s initialisation%s.", body, norm, act, drop, init, from)
 }
