@@ -18,6 +18,8 @@ type torchLayer struct {
 	WShape []int     `json:"w_shape"`
 	Stride int       `json:"stride"`
 	Pad    int       `json:"pad"`
+	Dil    int       `json:"dilation"` // absent (0) means 1
+	Slope  float64   `json:"slope"`
 	Groups int       `json:"groups"`
 	Y      []float64 `json:"y"`
 	GX     []float64 `json:"gx"`
@@ -98,13 +100,13 @@ func size(s []int) int {
 
 func TestTorchLayers(t *testing.T) {
 	all := loadTorch(t)
-	for _, name := range []string{"conv_s1_p1", "conv_s2_p1", "conv_k1"} {
+	for _, name := range []string{"conv_s1_p1", "conv_s2_p1", "conv_k1", "conv_d2_p2", "conv_d3_s2_p1", "conv_d2_k5_s3"} {
 		f := fixture(t, all, name)
 		x := torchVals(size(f.XShape), 0.37, 0.1, 1)
 		w := torchVals(size(f.WShape), 0.23, 0.3, 0.3)
 		b := torchVals(f.WShape[0], 0.5, 0.2, 0.2)
 		shapes := []tensor.Shape{f.XShape, f.WShape, {1, f.WShape[0], 1, 1}}
-		runAgainst(t, name, &convKern{stride: f.Stride, pad: f.Pad}, shapes, [][]float32{x, w, b}, f.Y, [][]float64{f.GX, f.GW, f.GB})
+		runAgainst(t, name, &convKern{stride: f.Stride, pad: f.Pad, dil: f.Dil}, shapes, [][]float32{x, w, b}, f.Y, [][]float64{f.GX, f.GW, f.GB})
 	}
 	f := fixture(t, all, "group_norm")
 	x := torchVals(size(f.XShape), 0.37, 0.1, 2)
@@ -122,6 +124,14 @@ func TestTorchLayers(t *testing.T) {
 	runAgainst(t, "batch_norm", &batchNormKern{eps: 1e-5, momentum: 0.1, train: true, rm: rm, rv: rv}, []tensor.Shape{f.XShape, cs, cs}, [][]float32{x, sc, sh}, f.Y, [][]float64{f.GX, f.GScale, f.GShift})
 	if relErr(rm, f.RM, 1e-3) > 1e-5 || relErr(rv, f.RV, 1e-3) > 1e-5 {
 		t.Errorf("batch norm running statistics (%v, %v), PyTorch (%v, %v)", rm, rv, f.RM, f.RV)
+	}
+	for _, name := range []string{"leaky_relu_0.01", "leaky_relu_0.2"} {
+		f := fixture(t, all, name)
+		if f.Slope == 0 {
+			t.Fatalf("%s: fixture has no slope", name)
+		}
+		x := torchVals(size(f.XShape), 0.37, 0.1, 1)
+		runAgainst(t, name, leakyReluKern{slope: float32(f.Slope)}, []tensor.Shape{f.XShape}, [][]float32{x}, f.Y, [][]float64{f.GX})
 	}
 	for name, k := range map[string]kern{"max_pool": &maxPoolKern{}, "avg_pool": avgPoolKern{}, "upsample": upsampleKern{}} {
 		f := fixture(t, all, name)

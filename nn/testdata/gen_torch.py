@@ -29,18 +29,31 @@ def flat(x):
 
 out = {}
 
-# convolutions: loss = sum(r * y)
-for name, (xs, ws, stride, pad) in {
-    "conv_s1_p1": ((2, 3, 6, 5), (4, 3, 3, 3), 1, 1),
-    "conv_s2_p1": ((2, 3, 7, 6), (4, 3, 3, 3), 2, 1),
-    "conv_k1": ((2, 5, 4, 4), (3, 5, 1, 1), 1, 0),
+# convolutions: loss = sum(r * y); "dilation" is written only when not 1
+for name, (xs, ws, stride, pad, dil) in {
+    "conv_s1_p1": ((2, 3, 6, 5), (4, 3, 3, 3), 1, 1, 1),
+    "conv_s2_p1": ((2, 3, 7, 6), (4, 3, 3, 3), 2, 1, 1),
+    "conv_k1": ((2, 5, 4, 4), (3, 5, 1, 1), 1, 0, 1),
+    "conv_d2_p2": ((2, 3, 7, 5), (4, 3, 3, 3), 1, 2, 2),
+    "conv_d3_s2_p1": ((2, 2, 9, 11), (3, 2, 3, 3), 2, 1, 3),
+    "conv_d2_k5_s3": ((1, 2, 13, 10), (2, 2, 5, 5), 3, 2, 2),
 }.items():
     x, w, b = t(xs, 0.37, 0.1), t(ws, 0.23, 0.3, 0.3), t((ws[0],), 0.5, 0.2, 0.2)
-    y = F.conv2d(x, w, b, stride=stride, padding=pad)
+    y = F.conv2d(x, w, b, stride=stride, padding=pad, dilation=dil)
     r = vals(y.numel(), 0.11, 0.5, 1.0).reshape(y.shape)
     (y * r).sum().backward()
     out[name] = {"x_shape": list(xs), "w_shape": list(ws), "stride": stride, "pad": pad,
                  "y": flat(y), "gx": flat(x.grad), "gw": flat(w.grad), "gb": flat(b.grad)}
+    if dil != 1:
+        out[name]["dilation"] = dil
+
+# leaky ReLU (negative slope 0.01 and 0.2)
+for name, slope in {"leaky_relu_0.01": 0.01, "leaky_relu_0.2": 0.2}.items():
+    x = t((2, 3, 4, 6), 0.37, 0.1)
+    y = F.leaky_relu(x, negative_slope=slope)
+    r = vals(y.numel(), 0.11, 0.5, 1.0).reshape(y.shape)
+    (y * r).sum().backward()
+    out[name] = {"x_shape": [2, 3, 4, 6], "slope": slope, "y": flat(y), "gx": flat(x.grad)}
 
 # group norm (3 groups of 2 channels)
 x, g, b = t((2, 6, 3, 4), 0.37, 0.1, 2.0), t((6,), 0.7, 0.4), t((6,), 0.9, 0.6)
