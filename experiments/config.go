@@ -132,6 +132,11 @@ type NetworkConfig struct {
 	Dropout  float64 `yaml:"dropout"`
 	Init     string  `yaml:"init"`
 	InitFrom string  `yaml:"init_from"`
+	// Dilation of the U-Net bottleneck convolutions (1 = none).
+	Dilation int `yaml:"dilation"`
+	// Activation is relu or leaky-relu (with LeakySlope).
+	Activation string  `yaml:"activation"`
+	LeakySlope float64 `yaml:"leaky_slope"`
 }
 
 // TrainConfig is the training loop's configuration.
@@ -238,7 +243,7 @@ func Default() Config {
 
 // defaultTask returns the defaults of a task that a config declares.
 func defaultTask(kind string) TaskConfig {
-	t := TaskConfig{Enabled: true, Input: "full", Network: NetworkConfig{Base: 8, Depth: 3, Norm: "group", Groups: 4, Init: "he"}}
+	t := TaskConfig{Enabled: true, Input: "full", Network: NetworkConfig{Base: 8, Depth: 3, Norm: "group", Groups: 4, Init: "he", Dilation: 1, Activation: "relu"}}
 	switch kind {
 	case "classification":
 		t.Input = "roi"

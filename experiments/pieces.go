@@ -31,7 +31,12 @@ func (r *Resolved) pieceProblem(base string, err error) Problem {
 		if strings.HasPrefix(p, top) {
 			return r.dec.at(p, "%s", strings.TrimPrefix(msg, m[0]))
 		}
-		// The package named a path inside the piece: append it.
+		// The package named a path inside the piece: append it (without
+		// repeating the piece's own key).
+		last := base[strings.LastIndex(base, ".")+1:]
+		if strings.HasPrefix(p, last+".") {
+			return r.dec.at(base+strings.TrimPrefix(p, last), "%s", strings.TrimPrefix(msg, m[0]))
+		}
 		if strings.HasPrefix(p, "params") || strings.Contains(p, ".") {
 			return r.dec.at(base+"."+p, "%s", strings.TrimPrefix(msg, m[0]))
 		}

@@ -616,7 +616,8 @@ func (p *pipeline) buildSet(t namedTask, ids []string, withAug bool) *taskSet {
 
 // networkSpec converts the configured network.
 func networkSpec(n NetworkConfig) nn.NetSpec {
-	return nn.NetSpec{Arch: n.Arch, Base: n.Base, Depth: n.Depth, Norm: n.Norm, Groups: n.Groups, Dropout: n.Dropout, Init: n.Init, InitFrom: n.InitFrom}
+	return nn.NetSpec{Arch: n.Arch, Base: n.Base, Depth: n.Depth, Norm: n.Norm, Groups: n.Groups, Dropout: n.Dropout, Init: n.Init, InitFrom: n.InitFrom,
+		Dilation: n.Dilation, Activation: n.Activation, LeakySlope: n.LeakySlope}
 }
 
 // outChannels is the number of network outputs of a task.
