@@ -56,14 +56,18 @@ func TestAnalyticParamsMatchEngine(t *testing.T) {
 	}
 }
 
-func TestMedian(t *testing.T) {
+// TestMedianFastest checks the step statistics on small hand-made lists.
+func TestMedianFastest(t *testing.T) {
 	for _, c := range []struct {
-		ms   []float64
-		want float64
-	}{{[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}, {[]float64{7}, 7}} {
+		ms            []float64
+		median, least float64
+	}{{[]float64{3, 1, 2}, 2, 1}, {[]float64{4, 1, 3, 2}, 2.5, 1}, {[]float64{7}, 7, 7}} {
 		r := result{Ms: c.ms}
-		if got := r.median(); got != c.want {
-			t.Errorf("median(%v) = %v, want %v", c.ms, got, c.want)
+		if got := r.median(); got != c.median {
+			t.Errorf("median(%v) = %v, want %v", c.ms, got, c.median)
+		}
+		if got := r.fastest(); got != c.least {
+			t.Errorf("fastest(%v) = %v, want %v", c.ms, got, c.least)
 		}
 	}
 }
