@@ -71,3 +71,18 @@ func TestMedianFastest(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeRounds checks that rounds pool their steps, keep the largest
+// peak RSS and keep a failure.
+func TestMergeRounds(t *testing.T) {
+	res := merge(nil, 0, result{Ms: []float64{5, 6}, MaxRSSKiB: 100})
+	res = merge(res, 1, result{Ms: []float64{9}, MaxRSSKiB: 50})
+	res = merge(res, 0, result{Ms: []float64{4}, MaxRSSKiB: 80})
+	res = merge(res, 1, result{Err: "boom"})
+	if len(res) != 2 || len(res[0].Ms) != 3 || res[0].median() != 5 || res[0].MaxRSSKiB != 100 {
+		t.Fatalf("merged refugelab rounds: %+v", res)
+	}
+	if res[1].Err != "boom" {
+		t.Fatalf("a failed round must fail the engine: %+v", res[1])
+	}
+}

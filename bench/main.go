@@ -3,7 +3,7 @@
 // Python with torch is available, of an equivalent PyTorch script
 // (bench/peer/peer.py) in the same invocation (issue 9, DESIGN §6):
 //
-//	go run ./bench [--threads 2] [--steps 5] [--warmup 1] [--nets unet,cnn] [--quick] [--python PATH]
+//	go run ./bench [--threads 2] [--steps 5] [--warmup 1] [--rounds 1] [--nets unet,cnn] [--quick] [--python PATH]
 //
 // Networks: the U-Net (base 16, depth 4, batch norm) at 256², batch 8,
 // three classes, dice-ce loss; the 5-stage VGG-style classifier (base 16,
@@ -86,6 +86,7 @@ func (r *result) median() float64 {
 
 type options struct {
 	threads, steps, warmup int
+	rounds                 int
 	nets                   []string
 	quick                  bool
 	python                 string
@@ -98,13 +99,14 @@ func main() {
 	flag.IntVar(&o.threads, "threads", 2, "threads for both engines (GOMAXPROCS / torch.set_num_threads)")
 	flag.IntVar(&o.steps, "steps", 5, "timed training steps per network (median reported)")
 	flag.IntVar(&o.warmup, "warmup", 1, "untimed warm-up steps before timing")
+	flag.IntVar(&o.rounds, "rounds", 1, "child processes per network and engine, alternating engines; steps of all rounds pooled")
 	flag.StringVar(&nets, "nets", "unet,cnn", "comma-separated networks to run (unet, cnn)")
 	flag.BoolVar(&o.quick, "quick", false, "small inputs and batches (64², batch 2) for a smoke test")
 	flag.StringVar(&o.python, "python", "", "Python interpreter for the PyTorch peer (default: first of $PYTHON, python3, /usr/bin/python3 that imports torch)")
 	flag.StringVar(&o.child, "child", "", "internal: run one network in this process and print its JSON result")
 	flag.Parse()
-	if o.threads < 1 || o.steps < 1 || o.warmup < 0 {
-		fmt.Fprintf(os.Stderr, "bench: --threads %d and --steps %d must be >= 1, --warmup %d >= 0\n", o.threads, o.steps, o.warmup)
+	if o.threads < 1 || o.steps < 1 || o.rounds < 1 || o.warmup < 0 {
+		fmt.Fprintf(os.Stderr, "bench: --threads %d, --steps %d and --rounds %d must be >= 1, --warmup %d >= 0\n", o.threads, o.steps, o.rounds, o.warmup)
 		os.Exit(2)
 	}
 	all := referenceNets(o.quick)
@@ -169,6 +171,25 @@ func printJSON(r result) int {
 	}
 	fmt.Println(string(bs))
 	return 0
+}
+
+// merge adds round r of an engine to res[i]: timed steps pooled, the
+// largest peak RSS kept, the first error kept.
+func merge(res []result, i int, r result) []result {
+	if i >= len(res) {
+		return append(res, r)
+	}
+	p := &res[i]
+	if p.Err != "" {
+		return res
+	}
+	if r.Err != "" {
+		p.Err = r.Err
+		return res
+	}
+	p.Ms = append(p.Ms, r.Ms...)
+	p.MaxRSSKiB = max(p.MaxRSSKiB, r.MaxRSSKiB)
+	return res
 }
 
 // runChildProcess runs cmd, parses the last JSON line of its stdout and
@@ -264,8 +285,8 @@ func runParent(o options, all []benchNet) int {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		goVer = bi.GoVersion
 	}
-	fmt.Printf("refugelab bench  %s  %s/%s  %s  threads %d  steps %d (median) after %d warm-up\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, goVer, o.threads, o.steps, o.warmup)
+	fmt.Printf("refugelab bench  %s  %s/%s  %s  threads %d  %d round(s) of %d timed steps after %d warm-up (median of all)\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, goVer, o.threads, o.rounds, o.steps, o.warmup)
 	fmt.Printf("cpu: %s (%d logical CPUs); load average before: %s\n", cpuModel(), runtime.NumCPU(), loadAvg())
 	py, why := findPython(o.python)
 	script, serr := peerScript()
@@ -296,24 +317,31 @@ func runParent(o options, all []benchNet) int {
 		if o.quick {
 			args = append(args, "--quick")
 		}
-		cmd := exec.Command(exe, args...)
-		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(o.threads))
-		rg := runChildProcess(cmd, "refugelab", key)
-		if rg.Err == "" && rg.Params != aparams {
-			rg.Err = fmt.Sprintf("engine has %d params, the analytic layer list %d: FLOP model out of date", rg.Params, aparams)
-		}
-		rw.res = append(rw.res, rg)
+		var pargs []string
 		if py != "" {
-			pargs := []string{script, "--net", b.Spec.Arch, "--size", strconv.Itoa(b.Size), "--batch", strconv.Itoa(b.Batch),
+			pargs = []string{script, "--net", b.Spec.Arch, "--size", strconv.Itoa(b.Size), "--batch", strconv.Itoa(b.Batch),
 				"--base", strconv.Itoa(b.Spec.Base), "--depth", strconv.Itoa(b.Spec.Depth), "--out", strconv.Itoa(b.OutC),
 				"--threads", strconv.Itoa(o.threads), "--steps", strconv.Itoa(o.steps), "--warmup", strconv.Itoa(o.warmup)}
-			pc := exec.Command(py, pargs...)
-			pc.Env = append(os.Environ(), "OMP_NUM_THREADS="+strconv.Itoa(o.threads), "MKL_NUM_THREADS="+strconv.Itoa(o.threads))
-			rp := runChildProcess(pc, "pytorch", key)
-			if rp.Err == "" && rp.Params != aparams {
-				rp.Err = fmt.Sprintf("peer has %d params, refugelab %d: architectures differ", rp.Params, aparams)
+		}
+		// Rounds alternate the engines so that both see the machine's
+		// load changes alike; each round is a fresh child process.
+		for round := 0; round < o.rounds; round++ {
+			cmd := exec.Command(exe, args...)
+			cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(o.threads))
+			rg := runChildProcess(cmd, "refugelab", key)
+			if rg.Err == "" && rg.Params != aparams {
+				rg.Err = fmt.Sprintf("engine has %d params, the analytic layer list %d: FLOP model out of date", rg.Params, aparams)
 			}
-			rw.res = append(rw.res, rp)
+			rw.res = merge(rw.res, 0, rg)
+			if py != "" {
+				pc := exec.Command(py, pargs...)
+				pc.Env = append(os.Environ(), "OMP_NUM_THREADS="+strconv.Itoa(o.threads), "MKL_NUM_THREADS="+strconv.Itoa(o.threads))
+				rp := runChildProcess(pc, "pytorch", key)
+				if rp.Err == "" && rp.Params != aparams {
+					rp.Err = fmt.Sprintf("peer has %d params, refugelab %d: architectures differ", rp.Params, aparams)
+				}
+				rw.res = merge(rw.res, 1, rp)
+			}
 		}
 		for _, r := range rw.res {
 			printResult(r, b, rw.flops)
