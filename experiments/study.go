@@ -23,10 +23,14 @@ type StudyOptions struct {
 	Folds     int      // > 0: k-fold cross-validation, one run per fold
 	Grid      []string // key=v1,v2,... (cartesian product)
 	Jobs      int      // runs in parallel
-	Out       string
-	Quiet     bool
-	Stderr    io.Writer
-	Command   []string
+	// Executor is "local" (default: runs in this process, Jobs at a time)
+	// or "slurm" (one sbatch job array; Slurm options below).
+	Executor string
+	Slurm    SlurmOptions
+	Out      string
+	Quiet    bool
+	Stderr   io.Writer
+	Command  []string
 }
 
 // StudyRun is one planned run of a study.
@@ -59,6 +63,11 @@ type Study struct {
 	Missing   []string             `json:"missing,omitempty"`
 	Start     string               `json:"start"`
 	End       string               `json:"end,omitempty"`
+	// Executor ran the study: local or slurm (with its options and the
+	// submitted job ids).
+	Executor  string        `json:"executor"`
+	Slurm     *SlurmOptions `json:"slurm,omitempty"`
+	SlurmJobs []string      `json:"slurm_jobs,omitempty"`
 }
 
 // PlanStudy expands the study options into runs.
@@ -144,7 +153,17 @@ func RunStudy(o StudyOptions, w io.Writer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	st := &Study{Name: base.Config.Name, Config: o.Config, Overrides: o.Overrides, Kind: kind, Runs: runs, Start: nowString()}
+	if o.Executor == "" {
+		o.Executor = "local"
+	}
+	if o.Executor != "local" && o.Executor != "slurm" {
+		return "", &UsageError{Msg: fmt.Sprintf("--executor: expected local or slurm, got %q", o.Executor)}
+	}
+	cfgAbs, err := filepath.Abs(o.Config)
+	if err != nil {
+		return "", err
+	}
+	st := &Study{Name: base.Config.Name, Config: cfgAbs, Overrides: o.Overrides, Kind: kind, Runs: runs, Start: nowString(), Executor: o.Executor}
 	if st.Overrides == nil {
 		st.Overrides = []string{}
 	}
@@ -154,6 +173,22 @@ func RunStudy(o StudyOptions, w io.Writer) (string, error) {
 	}
 	if err := writeJSON(filepath.Join(dir, "study.json"), st); err != nil {
 		return dir, err
+	}
+	if o.Executor == "slurm" {
+		so := o.Slurm
+		st.Slurm = &so
+		id, err := submitSlurm(dir, st, so, w)
+		if err != nil {
+			return dir, err
+		}
+		if id != "" {
+			st.SlurmJobs = append(st.SlurmJobs, id)
+		}
+		if err := writeJSON(filepath.Join(dir, "study.json"), st); err != nil {
+			return dir, err
+		}
+		fmt.Fprintf(w, "follow it with: refugelab study status %s; aggregate with: refugelab study collect %s\n", dir, dir)
+		return dir, nil
 	}
 	jobs := max(1, o.Jobs)
 	sem := make(chan struct{}, jobs)

@@ -33,7 +33,8 @@ Usage:
   refugelab report RUN_DIR [--format md,tex,html] [--out DIR]
   refugelab reproduce RUN_DIR [--out DIR] [--quiet]
   refugelab study CONFIG (--seeds N | --folds K | --grid key=v1,v2 ...) [-j N] [--set k=v]... [--out DIR]
-  refugelab study collect STUDY_DIR
+  refugelab study CONFIG ... --executor slurm [--partition P] [--cpus-per-task N] [--mem M] [--time T] [--sbatch-arg A]... [--dry-run]
+  refugelab study status STUDY_DIR | study collect STUDY_DIR | study resubmit STUDY_DIR
 
 Exit codes: 0 success, 1 failure or problems found, 2 bad command line or configuration.
 `
@@ -244,21 +245,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 		seeds := fs.Int("seeds", 0, "runs with seeds seed, seed+1, ...")
 		folds := fs.Int("folds", 0, "k-fold cross-validation, one run per fold")
 		jobs := fs.Int("j", 1, "runs in parallel")
-		var grid multi
+		var grid, sbatchArgs multi
 		fs.Var(&grid, "grid", "key=v1,v2,... (repeatable; cartesian product)")
+		executor := fs.String("executor", "local", "local or slurm")
+		partition := fs.String("partition", "", "slurm: partition")
+		cpus := fs.Int("cpus-per-task", 0, "slurm: CPUs per run")
+		mem := fs.String("mem", "", "slurm: memory per run, e.g. 8G")
+		tlimit := fs.String("time", "", "slurm: time limit per run, e.g. 02:00:00")
+		fs.Var(&sbatchArgs, "sbatch-arg", "slurm: extra #SBATCH line, e.g. --account=x (repeatable)")
+		dry := fs.Bool("dry-run", false, "slurm: write the script, do not submit")
 		pos, err := parse(fs, rest)
 		if err != nil {
 			return 2
 		}
+		so := experiments.SlurmOptions{Partition: *partition, CPUsPerTask: *cpus, Mem: *mem, Time: *tlimit, SbatchArgs: sbatchArgs, DryRun: *dry}
 		if len(pos) == 2 && pos[0] == "collect" {
 			_, err := experiments.CollectStudy(pos[1], stdout)
 			return fail(err)
 		}
-		if err := need(pos, 1, "one CONFIG file (or: study collect STUDY_DIR)"); err != nil {
+		if len(pos) == 2 && pos[0] == "status" {
+			return fail(experiments.StudyStatus(pos[1], stdout))
+		}
+		if len(pos) == 2 && pos[0] == "resubmit" {
+			_, err := experiments.ResubmitStudy(pos[1], so, stdout)
+			return fail(err)
+		}
+		if err := need(pos, 1, "one CONFIG file (or: study status|collect|resubmit STUDY_DIR)"); err != nil {
 			return fail(err)
 		}
 		dir, err := experiments.RunStudy(experiments.StudyOptions{Config: pos[0], Overrides: sets, Seeds: *seeds, Folds: *folds, Grid: grid,
-			Jobs: *jobs, Out: *out, Quiet: *quiet, Stderr: stderr, Command: os.Args}, stdout)
+			Jobs: *jobs, Executor: *executor, Slurm: so, Out: *out, Quiet: *quiet, Stderr: stderr, Command: os.Args}, stdout)
 		if dir != "" {
 			fmt.Fprintln(stdout, dir)
 		}
