@@ -112,8 +112,17 @@ func TestStudyThroughRealSlurm(t *testing.T) {
 	if len(st.Missing) != 0 || st.Aggregate["test.segmentation.dice_disc"].N != 3 {
 		t.Fatalf("collected: missing %v, n %d", st.Missing, st.Aggregate["test.segmentation.dice_disc"].N)
 	}
-	// Lose one run: resubmitting submits only that one.
+	// Replace one run by a folder its task left when killed mid-training:
+	// resubmitting submits only that one, which resumes to the same metrics.
+	want, _ := FileSHA256(filepath.Join(dir, "seed-4", "metrics.json"))
 	os.RemoveAll(filepath.Join(dir, "seed-4"))
+	r, err := Load("testdata/tiny.yaml", []string{"seed=4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(r, RunOptions{Out: filepath.Join(dir, "seed-4"), Quiet: true, stopAfter: map[string]int{"segmentation": 1}}); err == nil {
+		t.Fatal("the interrupted run did not stop")
+	}
 	out.Reset()
 	if _, err := ResubmitStudy(dir, SlurmOptions{Binary: bin}, &out); err != nil {
 		t.Fatal(err)
@@ -124,5 +133,8 @@ func TestStudyThroughRealSlurm(t *testing.T) {
 	wait(3)
 	if st, err = CollectStudy(dir, io.Discard); err != nil || len(st.Missing) != 0 {
 		t.Fatalf("after resubmission: %v, missing %v", err, st.Missing)
+	}
+	if got, _ := FileSHA256(filepath.Join(dir, "seed-4", "metrics.json")); got != want {
+		t.Error("the resumed seed-4 run's metrics differ from its uninterrupted run")
 	}
 }
