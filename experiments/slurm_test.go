@@ -137,4 +137,18 @@ func TestStudyThroughRealSlurm(t *testing.T) {
 	if got, _ := FileSHA256(filepath.Join(dir, "seed-4", "metrics.json")); got != want {
 		t.Error("the resumed seed-4 run's metrics differ from its uninterrupted run")
 	}
+	// Leave the cluster idle: wait for the array tasks to leave the queue.
+	var jobs Study
+	readJSON(filepath.Join(dir, "study.json"), &jobs)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		busy := false
+		for _, j := range jobs.SlurmJobs {
+			if q, _ := exec.Command("squeue", "-h", "-j", j).Output(); len(bytes.TrimSpace(q)) > 0 {
+				busy = true
+			}
+		}
+		if !busy {
+			break
+		}
+	}
 }
