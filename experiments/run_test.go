@@ -426,3 +426,62 @@ func TestRunMultitask(t *testing.T) {
 		t.Errorf("score multitask without a multitask network: %v", err)
 	}
 }
+
+// Predictions use the image alone: predicting the test images from a copy
+// that holds only the images (no masks, labels or points) gives exactly the
+// submission the run wrote for its test split.
+func TestPredictionNeedsNoGroundTruth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the tiny experiment")
+	}
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "synth")
+	if err := Synth(SynthOptions{Out: src, N: 20, Seed: 9, Size: "128x128", Layout: "csv"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(readFile(t, "testdata/tiny.yaml"), "{name: synth, format: synthetic, params: {n: 24, width: 128, height: 128}}",
+		"{name: synth, format: csv, root: "+filepath.Join(src, "manifest.csv")+"}", 1)
+	cfgPath := filepath.Join(tmp, "tiny-csv.yaml")
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	r, err := Load(cfgPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(tmp, "run")
+	if _, err := Run(r, RunOptions{Out: run, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	var splits struct{ Test []string }
+	readJSON(filepath.Join(run, "splits.json"), &splits)
+	// A folder with the test images only, and a manifest naming just them.
+	bare := filepath.Join(tmp, "bare")
+	os.MkdirAll(filepath.Join(bare, "images"), 0o755)
+	manifest := "image\n"
+	for _, id := range splits.Test {
+		stem := strings.TrimPrefix(id, "synth/")
+		b, err := os.ReadFile(filepath.Join(src, "images", stem+".jpg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(bare, "images", stem+".jpg"), b, 0o644)
+		manifest += "images/" + stem + ".jpg\n"
+	}
+	os.WriteFile(filepath.Join(bare, "manifest.csv"), []byte(manifest), 0o644)
+	out := filepath.Join(tmp, "pred")
+	if err := Predict(run, "csv:"+filepath.Join(bare, "manifest.csv"), out, RunOptions{Quiet: true}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"classification_results.csv", "fovea_location_results.csv"} {
+		if a, b := readFile(t, filepath.Join(run, "submission", f)), readFile(t, filepath.Join(out, f)); a != b {
+			t.Errorf("%s differs without ground truth:\nrun:\n%s\npredict:\n%s", f, a, b)
+		}
+	}
+	for _, id := range splits.Test {
+		m := strings.TrimPrefix(id, "synth/") + ".bmp"
+		a, _ := FileSHA256(filepath.Join(run, "submission", "segmentation", m))
+		b, _ := FileSHA256(filepath.Join(out, "segmentation", m))
+		if a == "" || a != b {
+			t.Errorf("mask %s differs without ground truth", m)
+		}
+	}
+}
