@@ -42,7 +42,7 @@ func TestSIGKILLAtRandomPointsThenResume(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		after := time.Duration(100+rng.IntN(1400)) * time.Millisecond
+		after := time.Duration(250+rng.IntN(1250)) * time.Millisecond
 		time.Sleep(after)
 		cmd.Process.Kill() // SIGKILL
 		cmd.Wait()
