@@ -14,7 +14,6 @@ import (
 	"github.com/refugelab/refugelab/augment"
 	"github.com/refugelab/refugelab/data"
 	"github.com/refugelab/refugelab/eval"
-	"github.com/refugelab/refugelab/nn"
 	"github.com/refugelab/refugelab/report"
 )
 
@@ -258,14 +257,3 @@ func Rank(subs []string, gt, layout string, w io.Writer) error {
 	return nil
 }
 
-// loadModel rebuilds a trained task's network from its best checkpoint.
-func loadModel(dir string, spec nn.NetSpec, in nn.Shape, outC int, seed uint64) (*nn.Model, error) {
-	m, err := nn.New(spec, in, outC, 1, seed)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.Load(dir); err != nil {
-		return nil, err
-	}
-	return m, nil
-}

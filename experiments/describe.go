@@ -76,7 +76,7 @@ func archDifferences(n NetworkConfig) []string {
 func (p *pipeline) describe() error {
 	cfgSHA := p.manifest.ConfigSHA256
 	var datasets []map[string]any
-	for i, s := range p.cfg.Data.Sources {
+	for _, s := range p.cfg.Data.Sources {
 		var ss []*data.Sample
 		for _, smp := range p.samples {
 			if smp.Source == s.Name {
@@ -90,7 +90,6 @@ func (p *pipeline) describe() error {
 				devices[smp.Device]++
 			}
 		}
-		_ = i
 		datasets = append(datasets, map[string]any{
 			"name": s.Name, "format": s.Format, "root": s.Root,
 			"sentence": data.DescribeSource(sourceSpec(s)), "counts": counts(ss), "sizes": sizes, "devices": devices,
