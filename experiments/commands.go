@@ -256,4 +256,3 @@ func Rank(subs []string, gt, layout string, w io.Writer) error {
 	fmt.Fprint(w, eval.FormatRanking(rows, wts))
 	return nil
 }
-
