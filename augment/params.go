@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/refugelab/refugelab/data"
 )
 
 // paramReader decodes the generic Params map of one Spec, records the
@@ -42,49 +44,11 @@ func (pr *paramReader) lookup(k string) (any, bool) {
 	return v, ok
 }
 
-// toFloat converts a YAML/JSON-decoded scalar to float64.
-func toFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	case uint64:
-		return float64(x), true
-	case uint32:
-		return float64(x), true
-	case uint:
-		return float64(x), true
-	}
-	return 0, false
-}
+// toFloat and toList are package data's shared conversions of decoded
+// parameter values.
+func toFloat(v any) (float64, bool) { return data.ParamNumber(v) }
 
-// toList converts a decoded sequence to []any.
-func toList(v any) ([]any, bool) {
-	switch x := v.(type) {
-	case []any:
-		return x, true
-	case []float64:
-		out := make([]any, len(x))
-		for i := range x {
-			out[i] = x[i]
-		}
-		return out, true
-	case []int:
-		out := make([]any, len(x))
-		for i := range x {
-			out[i] = x[i]
-		}
-		return out, true
-	}
-	return nil, false
-}
+func toList(v any) ([]any, bool) { return data.ParamList(v) }
 
 // bounds is the admissible interval of a parameter value.
 type bounds struct {

@@ -98,21 +98,8 @@ func (r *paramReader) has(key string) bool {
 	return ok
 }
 
-func toFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case uint64:
-		return float64(x), true
-	}
-	return 0, false
-}
+// toFloat is ParamNumber, for this package's readers.
+func toFloat(v any) (float64, bool) { return ParamNumber(v) }
 
 func (r *paramReader) float(key string, def float64, ok func(float64) bool, want string) float64 {
 	r.used[key] = true

@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/refugelab/refugelab/data"
 )
 
 // params reads a piece's generic parameters (values decoded from YAML:
@@ -37,15 +39,8 @@ func (p *params) float(key string, def float64) float64 {
 	if !ok {
 		return def
 	}
-	switch x := v.(type) {
-	case float64:
-		return x
-	case float32:
-		return float64(x)
-	case int:
-		return float64(x)
-	case int64:
-		return float64(x)
+	if f, ok := data.ParamNumber(v); ok {
+		return f
 	}
 	p.fail(key, "expected a number, got %T %v", v, v)
 	return def
