@@ -35,6 +35,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,6 +92,7 @@ type options struct {
 	quick                  bool
 	python                 string
 	child                  string
+	cpuprofile             string
 }
 
 func main() {
@@ -104,6 +106,7 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "small inputs and batches (64², batch 2) for a smoke test")
 	flag.StringVar(&o.python, "python", "", "Python interpreter for the PyTorch peer (default: first of $PYTHON, python3, /usr/bin/python3 that imports torch)")
 	flag.StringVar(&o.child, "child", "", "internal: run one network in this process and print its JSON result")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "with --child: write a CPU profile of the timed steps to this file (go tool pprof)")
 	flag.Parse()
 	if o.threads < 1 || o.steps < 1 || o.rounds < 1 || o.warmup < 0 {
 		fmt.Fprintf(os.Stderr, "bench: --threads %d, --steps %d and --rounds %d must be >= 1, --warmup %d >= 0\n", o.threads, o.steps, o.rounds, o.warmup)
@@ -151,6 +154,14 @@ func runChild(o options, all []benchNet) int {
 	}
 	r := result{Engine: "refugelab", Net: b.Key, Params: params, Version: runtime.Version(), Threads: runtime.GOMAXPROCS(0)}
 	for i := 0; i < o.warmup+o.steps; i++ {
+		if i == o.warmup && o.cpuprofile != "" {
+			stop, err := startProfile(o.cpuprofile)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench: --cpuprofile: %v\n", err)
+				return 1
+			}
+			defer stop()
+		}
 		t0 := time.Now()
 		if err := step(); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s step %d: %v\n", b.Key, i, err)
@@ -418,4 +429,18 @@ func loadAvg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// startProfile starts a CPU profile written to path; the returned function
+// stops it and closes the file.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
