@@ -15,18 +15,15 @@ var sgemm gonum.Implementation
 // convKern: x (N,C,H,W), w (O,C,k,k), b (1,O,1,1) -> (N,O,Ho,Wo), with
 // Ho = (H + 2·pad - dil·(k-1) - 1)/stride + 1 (likewise Wo); kernel tap
 // (ky, kx) of output (oy, ox) reads input (oy·stride - pad + ky·dil,
-// ox·stride - pad + kx·dil), zero outside. Each image
-// is im2col'd into a (C*k*k, Ho*Wo) matrix and multiplied by W. Images run
-// in parallel (im2col buffers come from a shared pool, so memory does not
-// grow with the number of layers), each writing only its own output; the
-// weight and bias
+// ox·stride - pad + kx·dil), zero outside. It is computed as an implicit
+// GEMM (see conv.go): blocks of the im2col matrix are built in cache-sized
+// scratch buffers from a shared pool, never the whole matrix. Images run in
+// parallel, each writing only its own output; the weight and bias
 // gradients are summed from per-image partials in image order, so results
 // do not depend on thread count or scheduling.
 type convKern struct {
 	stride, pad int
-	dil         int         // dilation; 0 means 1
-	dw          [][]float32 // per-image weight-gradient partials
-	dwT         [][]float32 // their transposes, as computed
+	dil         int // dilation; 0 means 1
 }
 
 func (c *convKern) id() string {
@@ -74,8 +71,6 @@ func (c *convKern) outShape(inS []tensor.Shape) (tensor.Shape, error) {
 	return tensor.Shape{n, o, ho, wo}, nil
 }
 
-func (c *convKern) direct(k int) bool { return k == 1 && c.stride == 1 && c.pad == 0 }
-
 // validRange is the range [lo, hi) of output columns ox whose input column
 // ox*stride - pad + kx lies inside [0, w); kx is the tap's dilated offset.
 func (c *convKern) validRange(kx, w, wo int) (int, int) {
@@ -87,47 +82,6 @@ func (c *convKern) validRange(kx, w, wo int) (int, int) {
 		hi--
 	}
 	return lo, hi
-}
-
-// im2col fills col (C*k*k rows, ho*wo cols) for one image.
-func (c *convKern) im2col(x []float32, ch, h, w, k, ho, wo int, col []float32) {
-	p, d := 0, c.d()
-	for ci := 0; ci < ch; ci++ {
-		xc := x[ci*h*w:]
-		for ky := 0; ky < k; ky++ {
-			for kx := 0; kx < k; kx++ {
-				row := col[p*ho*wo : (p+1)*ho*wo]
-				p++
-				dy, dx := ky*d, kx*d
-				lo, hi := c.validRange(dx, w, wo)
-				for oy := 0; oy < ho; oy++ {
-					iy := oy*c.stride - c.pad + dy
-					r := row[oy*wo : (oy+1)*wo]
-					if iy < 0 || iy >= h || lo >= hi {
-						clear(r)
-						continue
-					}
-					// the borders are a pixel or two: plain loops beat
-					// memclr calls
-					for j := 0; j < lo; j++ {
-						r[j] = 0
-					}
-					for j := hi; j < len(r); j++ {
-						r[j] = 0
-					}
-					xr := xc[iy*w : (iy+1)*w]
-					ix0 := lo*c.stride - c.pad + dx
-					if c.stride == 1 {
-						copy(r[lo:hi], xr[ix0:ix0+hi-lo])
-					} else {
-						for ox, ix := lo, ix0; ox < hi; ox, ix = ox+1, ix+c.stride {
-							r[ox] = xr[ix]
-						}
-					}
-				}
-			}
-		}
-	}
 }
 
 // col2im adds col back into dx (cleared first by the caller).
@@ -169,41 +123,31 @@ func (c *convKern) col2im(col []float32, ch, h, w, k, ho, wo int, dx []float32) 
 	}
 }
 
-func bufs(b [][]float32, n, size int) [][]float32 {
-	if len(b) != n {
-		b = make([][]float32, n)
-	}
-	for i := range b {
-		if len(b[i]) != size {
-			b[i] = make([]float32, size)
-		}
-	}
-	return b
+func (c *convKern) geom(inS []tensor.Shape) convGeom {
+	n, ch, h, w, o, k, ho, wo := c.dims(inS)
+	_ = n
+	return convGeom{c: ch, h: h, w: w, o: o, k: k, s: c.stride, p: c.pad, d: c.d(), ho: ho, wo: wo}
 }
 
 func (c *convKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
-	n, ch, h, w, o, k, ho, wo := c.dims(inS)
-	x, wt, b := in[0], in[1], in[2]
-	kk := ch * k * k
-	hw := ho * wo
+	g := c.geom(inS)
+	convForward(g, inS[0][0], in[0], in[1], in[2], out)
+}
+
+// convForward runs the forward convolution of n images x with weights w
+// (O×C×k×k) and bias b (nil: none) into out; images in parallel.
+func convForward(g convGeom, n int, x, w, b, out []float32) {
+	kk := g.c * g.k * g.k
+	mPad := (g.o + gemmMR - 1) / gemmMR * gemmMR
+	ap := scratch(mPad * kk)
+	defer gemmPool.Put(ap)
+	packA(w, g.o, kk, kk, *ap)
+	in, hw := g.c*g.h*g.w, g.ho*g.wo
 	parallelFor(n, func(i int) {
-		var col []float32
-		if c.direct(k) {
-			col = x[i*ch*h*w : (i+1)*ch*h*w]
-		} else {
-			sp := scratch(kk * hw)
-			defer gemmPool.Put(sp)
-			col = *sp
-			c.im2col(x[i*ch*h*w:], ch, h, w, k, ho, wo, col)
-		}
-		yo := out[i*o*hw : (i+1)*o*hw]
-		for oc := 0; oc < o; oc++ {
-			r := yo[oc*hw : (oc+1)*hw]
-			for j := range r {
-				r[j] = b[oc]
-			}
-		}
-		gemm(false, false, o, hw, kk, wt, kk, col, hw, true, yo, hw)
+		tile, tmp := scratch(convKC*convNC), scratch(gemmMR*gemmNR)
+		defer gemmPool.Put(tile)
+		defer gemmPool.Put(tmp)
+		g.fwdImage(x[i*in:(i+1)*in], *ap, b, out[i*g.o*hw:(i+1)*g.o*hw], *tile, *tmp)
 	})
 }
 
@@ -211,55 +155,56 @@ func (c *convKern) diff(int) []bool { return []bool{true, true, true} }
 
 func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, gin []float32) {
 	n, ch, h, w, o, k, ho, wo := c.dims(inS)
+	g := c.geom(inS)
 	x, wt := in[0], in[1]
 	kk := ch * k * k
 	hw := ho * wo
 	switch idx {
-	case 0: // dx = col2im(W^T · gout)
+	case 0:
+		if gg, ok := g.dataGradGeom(); ok {
+			// dX = dY convolved with the flipped, transposed kernel
+			wf := scratch(len(wt))
+			defer gemmPool.Put(wf)
+			g.flipWeights(wt, *wf)
+			convForward(gg, n, gout, *wf, nil, gin)
+			return
+		}
+		// strided: dX = col2im(Wᵀ · dY)
 		parallelFor(n, func(i int) {
-			g := gout[i*o*hw : (i+1)*o*hw]
+			gi := gout[i*o*hw : (i+1)*o*hw]
 			dx := gin[i*ch*h*w : (i+1)*ch*h*w]
-			if c.direct(k) {
-				gemm(true, false, kk, hw, o, wt, kk, g, hw, false, dx, hw)
-				return
-			}
 			sp := scratch(kk * hw)
 			defer gemmPool.Put(sp)
 			col := *sp
-			gemm(true, false, kk, hw, o, wt, kk, g, hw, false, col, hw)
+			gemm(true, false, kk, hw, o, wt, kk, gi, hw, false, col, hw)
 			clear(dx)
 			c.col2im(col, ch, h, w, k, ho, wo, dx)
 		})
-	case 1: // dW = sum_i gout_i · col_i^T, partials summed in image order
-		c.dw = bufs(c.dw, n, o*kk)
-		c.dwT = bufs(c.dwT, n, o*kk)
+	case 1: // dW = Σ_i dY_i · col_iᵀ, per-image partials summed in image order
+		kkPad := (kk + gemmMR - 1) / gemmMR * gemmMR
+		oPad := (o + gemmNR - 1) / gemmNR * gemmNR
+		parts := make([]*[]float32, n)
 		parallelFor(n, func(i int) {
-			var col []float32
-			if c.direct(k) {
-				col = x[i*ch*h*w : (i+1)*ch*h*w]
-			} else {
-				sp := scratch(kk * hw)
-				defer gemmPool.Put(sp)
-				col = *sp
-				c.im2col(x[i*ch*h*w:], ch, h, w, k, ho, wo, col)
-			}
-			g := gout[i*o*hw : (i+1)*o*hw]
-			// dWᵀ (kk×o) = col · goutᵀ: only the small gout is transposed
-			// while packing; then transpose into the (o×kk) partial.
-			t := c.dwT[i]
-			gemm(false, true, kk, o, hw, col, hw, g, hw, false, t, o)
-			d := c.dw[i]
-			for p := 0; p < kk; p++ {
-				for oc := 0; oc < o; oc++ {
-					d[oc*kk+p] = t[p*o+oc]
-				}
-			}
+			parts[i] = scratch(kkPad * oPad)
+			tile, bp := scratch(convTB*convKP), scratch(oPad*convKP)
+			defer gemmPool.Put(tile)
+			defer gemmPool.Put(bp)
+			g.wGradImage(x[i*ch*h*w:(i+1)*ch*h*w], gout[i*o*hw:(i+1)*o*hw], *parts[i], *tile, *bp)
 		})
-		copy(gin, c.dw[0])
+		// gin (O×CKK) = (Σ_i part_i)ᵀ, images in order
+		sum := *parts[0]
 		for i := 1; i < n; i++ {
-			for j, v := range c.dw[i] {
-				gin[j] += v
+			for j, v := range *parts[i] {
+				sum[j] += v
 			}
+		}
+		for t := 0; t < kk; t++ {
+			for oc, v := range sum[t*oPad : t*oPad+o] {
+				gin[oc*kk+t] = v
+			}
+		}
+		for _, p := range parts {
+			gemmPool.Put(p)
 		}
 	case 2: // db = sum over batch and pixels
 		for oc := 0; oc < o; oc++ {

@@ -1,0 +1,305 @@
+package nn
+
+import "unsafe"
+
+// Convolution as implicit GEMM: the im2col matrix is never materialised
+// whole. Each image is processed in blocks of output pixels and kernel
+// taps; a block of the im2col matrix (taps × pixels) is built in a small
+// buffer that stays in cache and fed straight to the 6×16 micro-kernel.
+//
+//   - forward:        Y (O×HW) = W (O×CKK) · col (CKK×HW) + b
+//   - input gradient: for stride 1, dX is the forward convolution of dY
+//     with the spatially flipped, transposed kernel (W'[c][o][ky][kx] =
+//     W[o][c][k-1-ky][k-1-kx]) and padding d·(k-1) - pad; no col2im.
+//   - weight gradient: dWᵀ (CKK×O) = col (CKK×HW) · dYᵀ (HW×O), reduced
+//     over pixel blocks in order.
+//
+// Every output element is one sum over the reduction dimension taken in a
+// fixed order (blocks in order, each block in order), and images are
+// independent, so results do not depend on the number of threads.
+
+// Block sizes (variables so that tests can shrink them to exercise every
+// block edge on small inputs).
+var (
+	convKC = 256 // forward: taps per block (reduction)
+	convNC = 256 // forward: output pixels per block (a multiple of 16)
+	convKP = 256 // weight gradient: pixels per block (reduction)
+	convTB = 48  // weight gradient: taps per tile (a multiple of 6)
+)
+
+// microKernel is the 6×16 GEMM micro-kernel: assembly where available,
+// else the portable Go version.
+var microKernel = func() func(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int) {
+	if useAsmGemm {
+		return sgemmKernel6x16
+	}
+	return kernel6x16Go
+}()
+
+// convGeom is the geometry of one convolution: input C×H×W, O output
+// channels, k×k kernel, stride, padding, dilation, output Ho×Wo.
+type convGeom struct {
+	c, h, w, o, k, s, p, d, ho, wo int
+}
+
+// im2colBlock writes rows [t0, t0+nt) (taps, in (c, ky, kx) order) and
+// columns [j0, j0+nj) (output pixels, row-major) of the im2col matrix of
+// image x into dst, row-major with leading dimension ld; columns nj..ld-1
+// of each row are zeroed.
+func (g *convGeom) im2colBlock(x []float32, t0, nt, j0, nj int, dst []float32, ld int) {
+	kk := g.k * g.k
+	for t := 0; t < nt; t++ {
+		tap := t0 + t
+		ci, r := tap/kk, tap%kk
+		dy, dx := (r/g.k)*g.d, (r%g.k)*g.d
+		xc := x[ci*g.h*g.w : (ci+1)*g.h*g.w]
+		row := dst[t*ld : t*ld+ld]
+		clear(row[nj:])
+		// walk the pixel range one output row segment at a time
+		j := j0
+		for j < j0+nj {
+			oy, ox0 := j/g.wo, j%g.wo
+			ox1 := min(g.wo, ox0+(j0+nj-j))
+			seg := row[j-j0 : j-j0+ox1-ox0]
+			j += ox1 - ox0
+			iy := oy*g.s - g.p + dy
+			if iy < 0 || iy >= g.h {
+				clear(seg)
+				continue
+			}
+			xr := xc[iy*g.w : (iy+1)*g.w]
+			// valid output columns: 0 <= ox*s - p + dx < w
+			lo, hi := ox0, ox1
+			for lo < hi && lo*g.s-g.p+dx < 0 {
+				lo++
+			}
+			for hi > lo && (hi-1)*g.s-g.p+dx >= g.w {
+				hi--
+			}
+			for q := ox0; q < lo; q++ {
+				seg[q-ox0] = 0
+			}
+			for q := hi; q < ox1; q++ {
+				seg[q-ox0] = 0
+			}
+			if lo >= hi {
+				continue
+			}
+			ix := lo*g.s - g.p + dx
+			if g.s == 1 {
+				copy(seg[lo-ox0:hi-ox0], xr[ix:ix+hi-lo])
+			} else {
+				for q := lo; q < hi; q, ix = q+1, ix+g.s {
+					seg[q-ox0] = xr[ix]
+				}
+			}
+		}
+	}
+}
+
+// packA packs the rows of A (m×kk, row-major, leading dimension lda) into
+// panels of 6 rows for each block of convKC columns: block kb, panel pi
+// holds A(6·pi + i, kb·KC + p) at offset kb·mPad·KC + pi·6·kl + p·6 + i,
+// where kl is the block's length; rows past m are zero. It returns the
+// packed buffer's length needed: mPad·kk.
+func packA(a []float32, m, kk, lda int, dst []float32) {
+	mPad := (m + gemmMR - 1) / gemmMR * gemmMR
+	for k0 := 0; k0 < kk; k0 += convKC {
+		kl := min(convKC, kk-k0)
+		blk := dst[k0*mPad : k0*mPad+mPad*kl]
+		for pi := 0; pi < mPad/gemmMR; pi++ {
+			pan := blk[pi*gemmMR*kl : (pi+1)*gemmMR*kl]
+			for i := 0; i < gemmMR; i++ {
+				r := pi*gemmMR + i
+				if r >= m {
+					for p := 0; p < kl; p++ {
+						pan[p*gemmMR+i] = 0
+					}
+					continue
+				}
+				src := a[r*lda+k0 : r*lda+k0+kl]
+				for p, v := range src {
+					pan[p*gemmMR+i] = v
+				}
+			}
+		}
+	}
+}
+
+// convFwdImage computes one image's output y (O×Ho·Wo) from x (C×H×W),
+// the packed weights ap (packA of the O×CKK weight matrix) and the bias
+// (nil: none). tile and tmp are scratch buffers of at least convKC·convNC
+// and 6·16 floats.
+func (g *convGeom) fwdImage(x, ap, bias, y, tile, tmp []float32) {
+	hw := g.ho * g.wo
+	kk := g.c * g.k * g.k
+	m := g.o
+	mPad := (m + gemmMR - 1) / gemmMR * gemmMR
+	full := m / gemmMR * gemmMR
+	direct := g.k == 1 && g.s == 1 && g.p == 0
+	for j0 := 0; j0 < hw; j0 += convNC {
+		nj := min(convNC, hw-j0)
+		ld := (nj + gemmNR - 1) / gemmNR * gemmNR
+		for oc := 0; oc < m; oc++ {
+			r := y[oc*hw+j0 : oc*hw+j0+nj]
+			v := float32(0)
+			if bias != nil {
+				v = bias[oc]
+			}
+			for j := range r {
+				r[j] = v
+			}
+		}
+		for k0 := 0; k0 < kk; k0 += convKC {
+			kl := min(convKC, kk-k0)
+			var b []float32
+			ldb := ld
+			if direct && nj == ld {
+				// a 1×1 convolution reads the input rows in place
+				b, ldb = x[k0*hw+j0:], hw
+			} else {
+				b = tile[:kl*ld]
+				g.im2colBlock(x, k0, kl, j0, nj, b, ld)
+			}
+			blk := ap[k0*mPad:]
+			for jc := 0; jc < nj; jc += gemmNR {
+				nr := min(gemmNR, nj-jc)
+				for i0 := 0; i0 < mPad; i0 += gemmMR {
+					a := &blk[i0*kl]
+					if nr == gemmNR && i0 < full {
+						microKernel(kl, a, 1, gemmMR, &b[jc], ldb, &y[i0*hw+j0+jc], hw, 1)
+						continue
+					}
+					microKernel(kl, a, 1, gemmMR, &b[jc], ldb, &tmp[0], gemmNR, 0)
+					putBlock(y, hw, i0, j0+jc, min(gemmMR, m-i0), nr, tmp, true)
+				}
+			}
+		}
+	}
+}
+
+// flipWeights writes the kernel of the input-gradient convolution:
+// wf[c][o][ky][kx] = w[o][c][k-1-ky][k-1-kx] (C×O×k×k).
+func (g *convGeom) flipWeights(w, wf []float32) {
+	kk := g.k * g.k
+	for o := 0; o < g.o; o++ {
+		for c := 0; c < g.c; c++ {
+			src := w[(o*g.c+c)*kk : (o*g.c+c+1)*kk]
+			dst := wf[(c*g.o+o)*kk : (c*g.o+o+1)*kk]
+			for t := range src {
+				dst[kk-1-t] = src[t]
+			}
+		}
+	}
+}
+
+// dataGradGeom is the geometry of the input-gradient convolution (stride
+// 1 only): dY (O×Ho×Wo) convolved with the flipped kernel, padding
+// d·(k-1) - p, gives dX (C×H×W). ok is false when that padding would be
+// negative (pad larger than the dilated kernel's reach).
+func (g *convGeom) dataGradGeom() (convGeom, bool) {
+	p := g.d*(g.k-1) - g.p
+	if g.s != 1 || p < 0 {
+		return convGeom{}, false
+	}
+	return convGeom{c: g.o, h: g.ho, w: g.wo, o: g.c, k: g.k, s: 1, p: p, d: g.d, ho: g.h, wo: g.w}, true
+}
+
+// wGradImage adds nothing: it overwrites dwt (kkPad×oPad, row-major,
+// kkPad = CKK rounded up to 6, oPad = O rounded up to 16) with
+// col(x) · dYᵀ for one image. tile holds convTB·convKP floats, bp
+// oPad·convKP.
+func (g *convGeom) wGradImage(x, gy, dwt, tile, bp []float32) {
+	hw := g.ho * g.wo
+	kk := g.c * g.k * g.k
+	kkPad := (kk + gemmMR - 1) / gemmMR * gemmMR
+	oPad := (g.o + gemmNR - 1) / gemmNR * gemmNR
+	direct := g.k == 1 && g.s == 1 && g.p == 0
+	for p0 := 0; p0 < hw; p0 += convKP {
+		np := min(convKP, hw-p0)
+		// B = dYᵀ block, in strips of 16 channels: bp[s·np·16 + p·16 + j]
+		for s := 0; s < oPad/gemmNR; s++ {
+			strip := bp[s*np*gemmNR : (s+1)*np*gemmNR]
+			for j := 0; j < gemmNR; j++ {
+				oc := s*gemmNR + j
+				if oc >= g.o {
+					for p := 0; p < np; p++ {
+						strip[p*gemmNR+j] = 0
+					}
+					continue
+				}
+				src := gy[oc*hw+p0 : oc*hw+p0+np]
+				for p, v := range src {
+					strip[p*gemmNR+j] = v
+				}
+			}
+		}
+		add := 1
+		if p0 == 0 {
+			add = 0
+		}
+		for t0 := 0; t0 < kkPad; t0 += convTB {
+			nt := min(convTB, kkPad-t0)
+			var a []float32
+			lda := np
+			if direct {
+				if t0+nt > kk {
+					// rows past CKK: use the zeroed tile instead
+					a = tile[:nt*np]
+					clear(a)
+					copyRows(a, np, x, hw, t0, kk-t0, p0, np)
+				} else {
+					a, lda = x[t0*hw+p0:], hw
+				}
+			} else {
+				a = tile[:nt*np]
+				real := min(nt, kk-t0)
+				g.im2colBlock(x, t0, real, p0, np, a, np)
+				clear(a[real*np:])
+			}
+			for i := 0; i < nt; i += gemmMR {
+				for s := 0; s < oPad/gemmNR; s++ {
+					microKernel(np, &a[i*lda], lda, 1, &bp[s*np*gemmNR], gemmNR, &dwt[(t0+i)*oPad+s*gemmNR], oPad, add)
+				}
+			}
+		}
+	}
+}
+
+// copyRows copies rows [r0, r0+n) columns [c0, c0+nc) of src (leading
+// dimension lds) to the first n rows of dst (leading dimension ldd).
+func copyRows(dst []float32, ldd int, src []float32, lds, r0, n, c0, nc int) {
+	for r := 0; r < n; r++ {
+		copy(dst[r*ldd:r*ldd+nc], src[(r0+r)*lds+c0:(r0+r)*lds+c0+nc])
+	}
+}
+
+// kernel6x16Go is the portable micro-kernel: the same contract and the
+// same summation order (p ascending, one fused-free multiply-add per
+// step) as the assembly kernel, without FMA.
+func kernel6x16Go(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int) {
+	var acc [gemmMR][gemmNR]float32
+	as := unsafe.Slice(a, (gemmMR-1)*rsA+(k-1)*csA+1)
+	bs := unsafe.Slice(b, (k-1)*rsB+gemmNR)
+	for p := 0; p < k; p++ {
+		br := bs[p*rsB : p*rsB+gemmNR]
+		for i := 0; i < gemmMR; i++ {
+			av := as[i*rsA+p*csA]
+			r := &acc[i]
+			for j, bv := range br {
+				r[j] += av * bv
+			}
+		}
+	}
+	cs := unsafe.Slice(c, (gemmMR-1)*ldc+gemmNR)
+	for i := 0; i < gemmMR; i++ {
+		row := cs[i*ldc : i*ldc+gemmNR]
+		if add != 0 {
+			for j := range row {
+				row[j] += acc[i][j]
+			}
+		} else {
+			copy(row, acc[i][:])
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package nn
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/refugelab/refugelab/data"
+	"gorgonia.org/tensor"
+)
+
+// setConvBlocks sets the implicit-GEMM block sizes (and the micro-kernel)
+// for one test and restores them afterwards.
+func setConvBlocks(t *testing.T, kc, nc, kp, tb int, goKernel bool) {
+	t.Helper()
+	okc, onc, okp, otb, omk := convKC, convNC, convKP, convTB, microKernel
+	convKC, convNC, convKP, convTB = kc, nc, kp, tb
+	if goKernel {
+		microKernel = kernel6x16Go
+	}
+	t.Cleanup(func() { convKC, convNC, convKP, convTB, microKernel = okc, onc, okp, otb, omk })
+}
+
+// TestConvBlockEdges runs forward and all three gradients of the
+// convolution against the naive float64 loops (checkConvLoops, relative
+// error <= 1e-5) with tiny block sizes, so that every block edge is
+// crossed: tap blocks that split a channel's k×k taps, pixel blocks that
+// split output rows, partial 6-row panels (O not a multiple of 6), partial
+// 16-column strips, and weight-gradient tiles whose last panel runs past
+// C·k·k. It does so with the assembly micro-kernel (where present) and
+// with the portable Go one, and with the default block sizes on inputs
+// larger than one block.
+func TestConvBlockEdges(t *testing.T) {
+	type blocks struct {
+		kc, nc, kp, tb int
+		goKernel       bool
+	}
+	cases := []blocks{{7, 16, 20, 12, false}, {5, 32, 7, 6, true}, {256, 256, 256, 48, true}}
+	if useAsmGemm {
+		cases = append(cases, blocks{256, 256, 256, 48, false})
+	}
+	for _, bl := range cases {
+		t.Run(fmt.Sprintf("kc%d_nc%d_kp%d_tb%d_go%v", bl.kc, bl.nc, bl.kp, bl.tb, bl.goKernel), func(t *testing.T) {
+			setConvBlocks(t, bl.kc, bl.nc, bl.kp, bl.tb, bl.goKernel)
+			r := data.NewRand(4242)
+			for it := 0; it < 12; it++ {
+				n, c, o := 1+r.IntN(2), 1+r.IntN(12), 1+r.IntN(23)
+				k := []int{1, 3, 5}[r.IntN(3)]
+				s, d := 1+r.IntN(2), 1+r.IntN(2)
+				p := r.IntN(d*(k/2) + 2)
+				span := d*(k-1) + 1
+				h, w := span+r.IntN(20), span+r.IntN(20)
+				checkConvLoops(t, n, c, h, w, o, k, s, p, d, uint64(1000+it))
+			}
+			// larger than one default block: 30 channels × 9 taps = 270 > 256
+			// taps, 24×24 = 576 > 256 pixels, 20 outputs (partial panels)
+			checkConvLoops(t, 2, 30, 24, 24, 20, 3, 1, 1, 1, 77)
+			// 1×1 convolution read in place, rows past a partial last tile
+			checkConvLoops(t, 2, 13, 20, 20, 7, 1, 1, 0, 1, 78)
+		})
+	}
+}
+
+// TestConvThreadsIdentical: the forward output and all gradients are
+// bitwise identical at 1, 2 and 3 threads (fixed summation order).
+func TestConvThreadsIdentical(t *testing.T) {
+	ref := convAll(t, 1)
+	for _, th := range []int{2, 3} {
+		got := convAll(t, th)
+		for i := range ref {
+			for j := range ref[i] {
+				if got[i][j] != ref[i][j] {
+					t.Fatalf("threads %d: result %d differs at %d: %v vs %v", th, i, j, got[i][j], ref[i][j])
+				}
+			}
+		}
+	}
+}
+
+// convAll runs forward and the three gradients of a 3→20 channel 3×3
+// convolution on 5 images of 37×29 at the given GOMAXPROCS.
+func convAll(t *testing.T, threads int) [][]float32 {
+	t.Helper()
+	old := runtime.GOMAXPROCS(threads)
+	defer runtime.GOMAXPROCS(old)
+	n, c, h, w, o, k := 5, 3, 37, 29, 20, 3
+	x := randVals(n*c*h*w, 1, 1)
+	wt := randVals(o*c*k*k, 2, 1)
+	b := randVals(o, 3, 1)
+	shapes := []tensor.Shape{{n, c, h, w}, {o, c, k, k}, {1, o, 1, 1}}
+	kern := &convKern{stride: 1, pad: 1}
+	out := make([]float32, n*o*h*w)
+	kern.fwd([][]float32{x, wt, b}, shapes, out)
+	g := randVals(len(out), 4, 1)
+	res := [][]float32{out}
+	for i, s := range []int{len(x), len(wt), len(b)} {
+		gin := make([]float32, s)
+		kern.bwd(i, [][]float32{x, wt, b}, shapes, out, g, gin)
+		res = append(res, gin)
+	}
+	return res
+}
