@@ -140,16 +140,6 @@ func (g *convGeom) fwdImage(x, ap, bias, y, tile, tmp []float32) {
 	for j0 := 0; j0 < hw; j0 += convNC {
 		nj := min(convNC, hw-j0)
 		ld := (nj + gemmNR - 1) / gemmNR * gemmNR
-		for oc := 0; oc < m; oc++ {
-			r := y[oc*hw+j0 : oc*hw+j0+nj]
-			v := float32(0)
-			if bias != nil {
-				v = bias[oc]
-			}
-			for j := range r {
-				r[j] = v
-			}
-		}
 		for k0 := 0; k0 < kk; k0 += convKC {
 			kl := min(convKC, kk-k0)
 			var b []float32
@@ -162,16 +152,33 @@ func (g *convGeom) fwdImage(x, ap, bias, y, tile, tmp []float32) {
 				g.im2colBlock(x, k0, kl, j0, nj, b, ld)
 			}
 			blk := ap[k0*mPad:]
+			// the first block stores, later ones add; the bias is added
+			// to each 6×16 block after its last tap block, while it is
+			// still in L1 (no separate sweep over the output)
+			add, last := 1, k0+kl == kk
+			if k0 == 0 {
+				add = 0
+			}
 			for jc := 0; jc < nj; jc += gemmNR {
 				nr := min(gemmNR, nj-jc)
 				for i0 := 0; i0 < mPad; i0 += gemmMR {
 					a := &blk[i0*kl]
+					rows := min(gemmMR, m-i0)
 					if nr == gemmNR && i0 < full {
-						microKernel(kl, a, 1, gemmMR, &b[jc], ldb, &y[i0*hw+j0+jc], hw, 1)
-						continue
+						microKernel(kl, a, 1, gemmMR, &b[jc], ldb, &y[i0*hw+j0+jc], hw, add)
+					} else {
+						microKernel(kl, a, 1, gemmMR, &b[jc], ldb, &tmp[0], gemmNR, 0)
+						putBlock(y, hw, i0, j0+jc, rows, nr, tmp, add == 1)
 					}
-					microKernel(kl, a, 1, gemmMR, &b[jc], ldb, &tmp[0], gemmNR, 0)
-					putBlock(y, hw, i0, j0+jc, min(gemmMR, m-i0), nr, tmp, true)
+					if last && bias != nil {
+						for i := i0; i < i0+rows; i++ {
+							v := bias[i]
+							r := y[i*hw+j0+jc : i*hw+j0+jc+nr]
+							for j := range r {
+								r[j] += v
+							}
+						}
+					}
 				}
 			}
 		}
@@ -220,17 +227,17 @@ func (g *convGeom) wGradImage(x, gy, dwt, tile, bp []float32) {
 		// B = dYᵀ block, in strips of 16 channels: bp[s·np·16 + p·16 + j]
 		for s := 0; s < oPad/gemmNR; s++ {
 			strip := bp[s*np*gemmNR : (s+1)*np*gemmNR]
-			for j := 0; j < gemmNR; j++ {
-				oc := s*gemmNR + j
-				if oc >= g.o {
-					for p := 0; p < np; p++ {
-						strip[p*gemmNR+j] = 0
-					}
-					continue
-				}
-				src := gy[oc*hw+p0 : oc*hw+p0+np]
-				for p, v := range src {
-					strip[p*gemmNR+j] = v
+			nc := min(gemmNR, g.o-s*gemmNR)
+			if nc < gemmNR {
+				clear(strip)
+			}
+			// rows of the strip are written in order (one cache line
+			// each); the nc channel rows of dY are read as streams
+			for p := 0; p < np; p++ {
+				d := strip[p*gemmNR : p*gemmNR+nc]
+				q := (s*gemmNR)*hw + p0 + p
+				for j := range d {
+					d[j] = gy[q+j*hw]
 				}
 			}
 		}

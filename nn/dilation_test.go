@@ -380,9 +380,9 @@ func TestDilatedNetwork(t *testing.T) {
 		switch {
 		case strings.Contains(op, "Conv2D{s1,p2,d2}"):
 			dil++
-		case strings.Contains(op, "LeakyReLU{0.1}"):
-			leaky++
-		case strings.Contains(op, "ReLU"):
+		case strings.Contains(op, "LeakyReLU{0.1}"), strings.Contains(op, ",leaky0.1}"):
+			leaky++ // separate, or fused into the normalisation
+		case strings.Contains(op, "ReLU"), strings.Contains(op, ",relu}"):
 			plain++
 		}
 	}

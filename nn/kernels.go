@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"math"
 
 	"gonum.org/v1/gonum/blas/gonum"
 	"gorgonia.org/tensor"
@@ -219,121 +218,6 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 	}
 }
 
-// ---- group normalisation ----------------------------------------------
-
-// groupNormKern: x (N,C,H,W), scale, shift (1,C,1,1); statistics per
-// (image, group) in float64; biased variance; eps inside the sqrt.
-type groupNormKern struct {
-	groups     int
-	eps        float64
-	mean, rstd []float64
-}
-
-func (g *groupNormKern) id() string { return fmt.Sprintf("GroupNorm{%d,%g}", g.groups, g.eps) }
-func (g *groupNormKern) outShape(inS []tensor.Shape) (tensor.Shape, error) {
-	if len(inS) != 3 || inS[0].Dims() != 4 {
-		return nil, fmt.Errorf("expected x (N,C,H,W), scale, shift; got %v", inS)
-	}
-	if inS[0][1]%g.groups != 0 {
-		return nil, fmt.Errorf("%d channels not divisible by %d groups", inS[0][1], g.groups)
-	}
-	if inS[1].TotalSize() != inS[0][1] || inS[2].TotalSize() != inS[0][1] {
-		return nil, fmt.Errorf("scale %v / shift %v do not fit %d channels", inS[1], inS[2], inS[0][1])
-	}
-	return inS[0].Clone(), nil
-}
-func (g *groupNormKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
-	n, c, hw := inS[0][0], inS[0][1], inS[0][2]*inS[0][3]
-	cg := c / g.groups
-	x, sc, sh := in[0], in[1], in[2]
-	if len(g.mean) != n*g.groups {
-		g.mean = make([]float64, n*g.groups)
-		g.rstd = make([]float64, n*g.groups)
-	}
-	parallelFor(n, func(i int) {
-		for gi := 0; gi < g.groups; gi++ {
-			seg := x[(i*c+gi*cg)*hw : (i*c+(gi+1)*cg)*hw]
-			var s float64
-			for _, v := range seg {
-				s += float64(v)
-			}
-			m := s / float64(len(seg))
-			var q float64
-			for _, v := range seg {
-				d := float64(v) - m
-				q += d * d
-			}
-			rs := 1 / math.Sqrt(q/float64(len(seg))+g.eps)
-			g.mean[i*g.groups+gi], g.rstd[i*g.groups+gi] = m, rs
-			for cc := 0; cc < cg; cc++ {
-				ch := gi*cg + cc
-				a := float64(sc[ch]) * rs
-				bb := float64(sh[ch]) - m*a
-				o := out[(i*c+ch)*hw : (i*c+ch+1)*hw]
-				xs := x[(i*c+ch)*hw : (i*c+ch+1)*hw]
-				for j, v := range xs {
-					o[j] = float32(float64(v)*a + bb)
-				}
-			}
-		}
-	})
-}
-func (g *groupNormKern) diff(int) []bool { return []bool{true, true, true} }
-func (g *groupNormKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, gin []float32) {
-	n, c, hw := inS[0][0], inS[0][1], inS[0][2]*inS[0][3]
-	cg := c / g.groups
-	x, sc := in[0], in[1]
-	switch idx {
-	case 0:
-		parallelFor(n, func(i int) {
-			for gi := 0; gi < g.groups; gi++ {
-				m, rs := g.mean[i*g.groups+gi], g.rstd[i*g.groups+gi]
-				// dxhat = gout*scale; dx = rs*(dxhat - mean(dxhat) - xhat*mean(dxhat*xhat))
-				var s1, s2 float64
-				for cc := 0; cc < cg; cc++ {
-					ch := gi*cg + cc
-					base := (i*c + ch) * hw
-					scv := float64(sc[ch])
-					for j := 0; j < hw; j++ {
-						dxh := float64(gout[base+j]) * scv
-						s1 += dxh
-						s2 += dxh * (float64(x[base+j]) - m) * rs
-					}
-				}
-				cnt := float64(cg * hw)
-				s1 /= cnt
-				s2 /= cnt
-				for cc := 0; cc < cg; cc++ {
-					ch := gi*cg + cc
-					base := (i*c + ch) * hw
-					scv := float64(sc[ch])
-					for j := 0; j < hw; j++ {
-						xh := (float64(x[base+j]) - m) * rs
-						gin[base+j] = float32(rs * (float64(gout[base+j])*scv - s1 - xh*s2))
-					}
-				}
-			}
-		})
-	case 1, 2:
-		for ch := 0; ch < c; ch++ {
-			var s float64
-			for i := 0; i < n; i++ {
-				gi := ch / cg
-				m, rs := g.mean[i*g.groups+gi], g.rstd[i*g.groups+gi]
-				base := (i*c + ch) * hw
-				for j := 0; j < hw; j++ {
-					if idx == 1 {
-						s += float64(gout[base+j]) * (float64(x[base+j]) - m) * rs
-					} else {
-						s += float64(gout[base+j])
-					}
-				}
-			}
-			gin[ch] = float32(s)
-		}
-	}
-}
-
 // ---- element-wise and shape kernels -----------------------------------
 
 type reluKern struct{}
@@ -343,25 +227,19 @@ func (reluKern) outShape(s []tensor.Shape) (tensor.Shape, error) { return s[0].C
 func (reluKern) diff(int) []bool                                 { return []bool{true} }
 func (reluKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
 	chunks(len(out), s[0][0], func(lo, hi int) {
-		for i, v := range in[0][lo:hi] {
-			if v > 0 {
-				out[lo+i] = v
-			} else {
-				out[lo+i] = 0
-			}
-		}
+		normAct{on: true}.apply(in[0][lo:hi], out[lo:hi], 1, 0)
 	})
 }
 func (reluKern) bwd(_ int, in [][]float32, s []tensor.Shape, _, gout, gin []float32) {
-	chunks(len(gin), s[0][0], func(lo, hi int) {
-		for i, v := range in[0][lo:hi] {
-			if v > 0 {
-				gin[lo+i] = gout[lo+i]
-			} else {
-				gin[lo+i] = 0
-			}
-		}
-	})
+	chunks(len(gin), s[0][0], func(lo, hi int) { actGrad(normAct{on: true}, in[0][lo:hi], gout[lo:hi], gin[lo:hi]) })
+}
+
+// actGrad writes gin = gout·act'(x) (branch-free; see normAct.apply).
+func actGrad(a normAct, x, gout, gin []float32) {
+	gout, gin = gout[:len(x)], gin[:len(x)]
+	for i, v := range x {
+		gin[i] = gout[i] * a.factor(v)
+	}
 }
 
 // leakyReluKern is x for x > 0, slope·x otherwise (float32 product).
@@ -372,25 +250,11 @@ func (leakyReluKern) outShape(s []tensor.Shape) (tensor.Shape, error) { return s
 func (leakyReluKern) diff(int) []bool                                 { return []bool{true} }
 func (k leakyReluKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
 	chunks(len(out), s[0][0], func(lo, hi int) {
-		for i, v := range in[0][lo:hi] {
-			if v > 0 {
-				out[lo+i] = v
-			} else {
-				out[lo+i] = k.slope * v
-			}
-		}
+		normAct{on: true, slope: k.slope}.apply(in[0][lo:hi], out[lo:hi], 1, 0)
 	})
 }
 func (k leakyReluKern) bwd(_ int, in [][]float32, s []tensor.Shape, _, gout, gin []float32) {
-	chunks(len(gin), s[0][0], func(lo, hi int) {
-		for i, v := range in[0][lo:hi] {
-			if v > 0 {
-				gin[lo+i] = gout[lo+i]
-			} else {
-				gin[lo+i] = k.slope * gout[lo+i]
-			}
-		}
-	})
+	chunks(len(gin), s[0][0], func(lo, hi int) { actGrad(normAct{on: true, slope: k.slope}, in[0][lo:hi], gout[lo:hi], gin[lo:hi]) })
 }
 
 // chunks splits [0, size) into n equal parts (the batch) run in parallel.
@@ -656,114 +520,6 @@ func (avgPoolKern) bwd(_ int, _ [][]float32, s []tensor.Shape, _, gout, gin []fl
 			}
 		}
 	}
-}
-
-// batchNormKern: per-channel normalisation of x (N,C,H,W). In training it
-// uses the batch statistics (biased variance) and updates the running
-// averages rm, rv (unbiased variance) with the momentum once per forward
-// pass; at inference it uses rm, rv. rm and rv alias the model's buffers.
-// Channels are independent and run in parallel.
-type batchNormKern struct {
-	eps, momentum float64
-	train         bool
-	rm, rv        []float32
-	mean, rstd    []float64
-}
-
-func (k *batchNormKern) id() string {
-	return fmt.Sprintf("BatchNorm{%g,%g,train=%v}", k.eps, k.momentum, k.train)
-}
-func (k *batchNormKern) outShape(inS []tensor.Shape) (tensor.Shape, error) {
-	if len(inS) != 3 || inS[0].Dims() != 4 {
-		return nil, fmt.Errorf("expected x (N,C,H,W), scale, shift; got %v", inS)
-	}
-	if inS[1].TotalSize() != inS[0][1] || inS[2].TotalSize() != inS[0][1] || len(k.rm) != inS[0][1] {
-		return nil, fmt.Errorf("scale %v / shift %v / statistics do not fit %d channels", inS[1], inS[2], inS[0][1])
-	}
-	return inS[0].Clone(), nil
-}
-func (k *batchNormKern) diff(int) []bool { return []bool{true, true, true} }
-func (k *batchNormKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
-	n, c, hw := inS[0][0], inS[0][1], inS[0][2]*inS[0][3]
-	x, sc, sh := in[0], in[1], in[2]
-	if len(k.mean) != c {
-		k.mean, k.rstd = make([]float64, c), make([]float64, c)
-	}
-	cnt := float64(n * hw)
-	parallelFor(c, func(ch int) {
-		var m, v float64
-		if k.train {
-			var s float64
-			for i := 0; i < n; i++ {
-				for _, xv := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-					s += float64(xv)
-				}
-			}
-			m = s / cnt
-			var q float64
-			for i := 0; i < n; i++ {
-				for _, xv := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-					d := float64(xv) - m
-					q += d * d
-				}
-			}
-			v = q / cnt
-			unb := v
-			if cnt > 1 {
-				unb = q / (cnt - 1)
-			}
-			k.rm[ch] = float32((1-k.momentum)*float64(k.rm[ch]) + k.momentum*m)
-			k.rv[ch] = float32((1-k.momentum)*float64(k.rv[ch]) + k.momentum*unb)
-		} else {
-			m, v = float64(k.rm[ch]), float64(k.rv[ch])
-		}
-		rs := 1 / math.Sqrt(v+k.eps)
-		k.mean[ch], k.rstd[ch] = m, rs
-		a := float64(sc[ch]) * rs
-		bb := float64(sh[ch]) - m*a
-		for i := 0; i < n; i++ {
-			o := out[(i*c+ch)*hw : (i*c+ch+1)*hw]
-			for j, xv := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-				o[j] = float32(float64(xv)*a + bb)
-			}
-		}
-	})
-}
-func (k *batchNormKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, gin []float32) {
-	n, c, hw := inS[0][0], inS[0][1], inS[0][2]*inS[0][3]
-	x, sc := in[0], in[1]
-	cnt := float64(n * hw)
-	parallelFor(c, func(ch int) {
-		m, rs := k.mean[ch], k.rstd[ch]
-		var sg, sgx float64 // Σ g, Σ g·x̂
-		for i := 0; i < n; i++ {
-			base := (i*c + ch) * hw
-			for j := 0; j < hw; j++ {
-				g := float64(gout[base+j])
-				sg += g
-				sgx += g * (float64(x[base+j]) - m) * rs
-			}
-		}
-		switch idx {
-		case 1:
-			gin[ch] = float32(sgx)
-		case 2:
-			gin[ch] = float32(sg)
-		case 0:
-			scv := float64(sc[ch])
-			for i := 0; i < n; i++ {
-				base := (i*c + ch) * hw
-				for j := 0; j < hw; j++ {
-					if !k.train {
-						gin[base+j] = float32(float64(gout[base+j]) * scv * rs)
-						continue
-					}
-					xh := (float64(x[base+j]) - m) * rs
-					gin[base+j] = float32(scv * rs * (float64(gout[base+j]) - sg/cnt - xh*sgx/cnt))
-				}
-			}
-		}
-	})
 }
 
 // packKern flattens two batched tensors per example and concatenates them:

@@ -26,32 +26,54 @@ func (b *builder) convDil(name string, x *G.Node, outC, k, stride, pad, dil int)
 	return y, nil
 }
 
-// norm applies the spec's normalisation (GroupNorm with learnt per-channel
-// scale and shift, or nothing).
+// norm applies the spec's normalisation (BatchNorm or GroupNorm with learnt
+// per-channel scale and shift, or nothing).
 func (b *builder) norm(name string, x *G.Node) (*G.Node, error) {
-	c := x.Shape()[1]
-	if b.m.Spec.Norm == "batch" {
-		scale := b.param(name+".scale", []int{1, c, 1, 1}, 0, 0, "one")
-		shift := b.param(name+".shift", []int{1, c, 1, 1}, 0, 0, "zero")
-		rm := b.buffer(name+".running_mean", c, 0)
-		rv := b.buffer(name+".running_var", c, 1)
-		y, err := applyKern(&batchNormKern{eps: 1e-5, momentum: 0.1, train: b.train, rm: rm.Data, rv: rv.Data}, x, scale, shift)
+	return b.normWith(name, x, normAct{})
+}
+
+// normAct is the spec's normalisation followed by its activation; with
+// batch or group normalisation the activation is fused into the
+// normalisation op (one tensor and one gradient fewer per block).
+func (b *builder) normAct(name string, x *G.Node) (*G.Node, error) {
+	if linearForTests || b.m.Spec.Norm == "none" {
+		y, err := b.norm(name, x)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, err
 		}
-		b.rec(name, y, name+".scale", name+".shift")
-		return y, nil
+		return b.act(y)
 	}
-	if b.m.Spec.Norm != "group" {
+	a := normAct{on: true}
+	if b.m.Spec.Activation == "leaky-relu" {
+		a.slope = float32(b.m.Spec.LeakySlope)
+	}
+	return b.normWith(name, x, a)
+}
+
+func (b *builder) normWith(name string, x *G.Node, a normAct) (*G.Node, error) {
+	c := x.Shape()[1]
+	norm := b.m.Spec.Norm
+	if norm != "batch" && norm != "group" {
 		return x, nil
-	}
-	groups := b.m.Spec.Groups
-	for groups > 1 && c%groups != 0 {
-		groups--
 	}
 	scale := b.param(name+".scale", []int{1, c, 1, 1}, 0, 0, "one")
 	shift := b.param(name+".shift", []int{1, c, 1, 1}, 0, 0, "zero")
-	y, err := GroupNorm(x, scale, shift, groups, 1e-5)
+	var k kern
+	if norm == "batch" {
+		rm := b.buffer(name+".running_mean", c, 0)
+		rv := b.buffer(name+".running_var", c, 1)
+		k = &batchNormKern{eps: 1e-5, momentum: 0.1, train: b.train, act: a, rm: rm.Data, rv: rv.Data}
+	} else {
+		groups := b.m.Spec.Groups
+		for groups > 1 && c%groups != 0 {
+			groups--
+		}
+		if groups < 1 {
+			return nil, fmt.Errorf("%s: group norm: %d groups", name, groups)
+		}
+		k = &groupNormKern{groups: groups, eps: 1e-5, act: a}
+	}
+	y, err := applyKern(k, x, scale, shift)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -87,10 +109,7 @@ func (b *builder) convBlockDil(name string, x *G.Node, outC, k, stride, dil int)
 	if err != nil {
 		return nil, err
 	}
-	if y, err = b.norm(name+".norm", y); err != nil {
-		return nil, err
-	}
-	return b.act(y)
+	return b.normAct(name+".norm", y)
 }
 
 func (b *builder) maxPool(name string, x *G.Node) (*G.Node, error) {

@@ -1,0 +1,116 @@
+package nn
+
+import (
+	"math"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// naiveNormAct is the float64 reference of a normalisation followed by an
+// activation: statistics over the given index groups (biased variance,
+// eps 1e-5 inside the square root), per-channel scale and shift, then
+// ReLU (slope 0), leaky ReLU (slope > 0) or nothing (slope < 0).
+func naiveNormAct(x, sc, sh []float64, n, c, hw int, group func(i, ch int) int, slope float64) []float64 {
+	sum, sq, cnt := map[int]float64{}, map[int]float64{}, map[int]float64{}
+	for i := 0; i < n; i++ {
+		for ch := 0; ch < c; ch++ {
+			for j := 0; j < hw; j++ {
+				g := group(i, ch)
+				sum[g] += x[(i*c+ch)*hw+j]
+				cnt[g]++
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		for ch := 0; ch < c; ch++ {
+			for j := 0; j < hw; j++ {
+				g := group(i, ch)
+				d := x[(i*c+ch)*hw+j] - sum[g]/cnt[g]
+				sq[g] += d * d
+			}
+		}
+	}
+	out := make([]float64, len(x))
+	for i := 0; i < n; i++ {
+		for ch := 0; ch < c; ch++ {
+			g := group(i, ch)
+			m, sd := sum[g]/cnt[g], math.Sqrt(sq[g]/cnt[g]+1e-5)
+			for j := 0; j < hw; j++ {
+				k := (i*c+ch)*hw + j
+				y := (x[k]-m)/sd*sc[ch] + sh[ch]
+				if slope >= 0 && y < 0 {
+					y *= slope
+				}
+				out[k] = y
+			}
+		}
+	}
+	return out
+}
+
+// TestNormFusedActivation: BatchNorm (training) and GroupNorm with ReLU,
+// leaky ReLU (slope 0.2) and no activation fused, forward and all three
+// gradients (finite differences of the float64 reference, checkKern),
+// on planes of 37 pixels (odd, so the unrolled sums have tails).
+func TestNormFusedActivation(t *testing.T) {
+	n, c, h, w := 3, 6, 1, 37
+	hw := h * w
+	x := randVals(n*c*hw, 21, 2)
+	sc := randVals(c, 22, 1)
+	sh := randVals(c, 23, 1)
+	shapes := []tensor.Shape{{n, c, h, w}, {1, c, 1, 1}, {1, c, 1, 1}}
+	for _, a := range []struct {
+		name  string
+		act   normAct
+		slope float64
+	}{{"none", normAct{}, -1}, {"relu", normAct{on: true}, 0}, {"leaky", normAct{on: true, slope: 0.2}, float64(float32(0.2))}} {
+		rm, rv := make([]float32, c), make([]float32, c)
+		bn := &batchNormKern{eps: 1e-5, momentum: 0.1, train: true, act: a.act, rm: rm, rv: rv}
+		checkKern(t, "batchnorm+"+a.name, bn, shapes, [][]float32{x, sc, sh}, func(in [][]float64) []float64 {
+			return naiveNormAct(in[0], in[1], in[2], n, c, hw, func(_, ch int) int { return ch }, a.slope)
+		})
+		gn := &groupNormKern{groups: 3, eps: 1e-5, act: a.act}
+		checkKern(t, "groupnorm+"+a.name, gn, shapes, [][]float32{x, sc, sh}, func(in [][]float64) []float64 {
+			return naiveNormAct(in[0], in[1], in[2], n, c, hw, func(i, ch int) int { return i*3 + ch/2 }, a.slope)
+		})
+	}
+}
+
+// TestNormGradCache: the reductions shared by the three gradient ops are
+// recomputed after a new forward pass and for a different output gradient
+// (a stale cache would return the first gradient's values).
+func TestNormGradCache(t *testing.T) {
+	n, c, h, w := 2, 4, 3, 5
+	x := randVals(n*c*h*w, 31, 1)
+	sc, sh := randVals(c, 32, 1), randVals(c, 33, 1)
+	shapes := []tensor.Shape{{n, c, h, w}, {1, c, 1, 1}, {1, c, 1, 1}}
+	for _, k := range []kern{
+		&batchNormKern{eps: 1e-5, momentum: 0.1, train: true, act: normAct{on: true}, rm: make([]float32, c), rv: make([]float32, c)},
+		&groupNormKern{groups: 2, eps: 1e-5, act: normAct{on: true}},
+	} {
+		out := make([]float32, len(x))
+		k.fwd([][]float32{x, sc, sh}, shapes, out)
+		g1, g2 := randVals(len(x), 34, 1), randVals(len(x), 35, 1)
+		a, b := make([]float32, c), make([]float32, c)
+		k.bwd(1, [][]float32{x, sc, sh}, shapes, out, g1, a)
+		k.bwd(1, [][]float32{x, sc, sh}, shapes, out, g2, b)
+		// fresh kernel: the reference for g2
+		var fresh kern
+		switch kk := k.(type) {
+		case *batchNormKern:
+			fresh = &batchNormKern{eps: 1e-5, momentum: 0.1, train: true, act: kk.act, rm: make([]float32, c), rv: make([]float32, c)}
+		case *groupNormKern:
+			fresh = &groupNormKern{groups: 2, eps: 1e-5, act: kk.act}
+		}
+		out2 := make([]float32, len(x))
+		fresh.fwd([][]float32{x, sc, sh}, shapes, out2)
+		want := make([]float32, c)
+		fresh.bwd(1, [][]float32{x, sc, sh}, shapes, out2, g2, want)
+		for i := range want {
+			if b[i] != want[i] || a[i] == b[i] {
+				t.Fatalf("%s: scale gradient for a second output gradient %v, expected %v (first %v)", k.id(), b, want, a)
+			}
+		}
+	}
+}
