@@ -85,6 +85,13 @@ type FitResult struct {
 	// Stopped says why training ended: "epochs", "early-stopping" or
 	// "stop-after".
 	Stopped string
+	// DataWaitSeconds is the wall time this call's training loop spent
+	// blocked waiting for the prefetch workers' next example, summed over
+	// epochs; StepSeconds is the wall time of the training steps (forward,
+	// backward, gradient clipping, optimizer). Measured, never used: they
+	// influence nothing that is trained or hashed.
+	DataWaitSeconds float64
+	StepSeconds     float64
 }
 
 // fitState is checkpoints/<task>/latest/state.json.
@@ -197,11 +204,16 @@ func Fit(m *nn.Model, ds Dataset, val func(m *nn.Model, epoch int) (map[string]f
 		bar := newBar(opt, progress, epoch, cfg.Epochs, steps)
 		var sum float64
 		var lr float64
+		// Wall-clock accounting only (log.jsonl data_wait_s, step_s): no
+		// decision below reads these.
+		var wait, stepDur time.Duration
 		for b := 0; b < steps; b++ {
 			useW := false
 			for k := 0; k < cfg.BatchSize; k++ {
 				pos := b*cfg.BatchSize + k
+				tw := time.Now()
 				ex, err := pf.get(pos)
+				wait += time.Since(tw)
 				if err != nil {
 					pf.stop()
 					bar.finish()
@@ -228,6 +240,7 @@ func Fit(m *nn.Model, ds Dataset, val func(m *nn.Model, epoch int) (map[string]f
 			if useW {
 				wArg = w
 			}
+			ts := time.Now()
 			l, err := tr.Step(x, y, wArg, data.Seed(opt.Seed, "dropout", epoch, b))
 			if err != nil {
 				pf.stop()
@@ -253,12 +266,15 @@ func Fit(m *nn.Model, ds Dataset, val func(m *nn.Model, epoch int) (map[string]f
 				bar.finish()
 				return nil, fmt.Errorf("task %s: epoch %d batch %d: %w", opt.Task, epoch, b+1, err)
 			}
+			stepDur += time.Since(ts)
 			st.Step++
 			sum += l
 			bar.step(sum / float64(b+1))
 		}
 		pf.stop()
 		bar.finish()
+		res.DataWaitSeconds += wait.Seconds()
+		res.StepSeconds += stepDur.Seconds()
 		meanLoss := sum / float64(steps)
 		st.Epoch = epoch
 		st.LastLoss = meanLoss
@@ -292,7 +308,7 @@ func Fit(m *nn.Model, ds Dataset, val func(m *nn.Model, epoch int) (map[string]f
 		// missing line.
 		secs := time.Since(t0).Seconds()
 		if opt.Log != nil {
-			if err := writeLogLine(opt.Log, opt.Task, epoch, meanLoss, lr, metrics, secs); err != nil {
+			if err := writeLogLine(opt.Log, opt.Task, epoch, meanLoss, lr, metrics, epochTimes{secs, wait.Seconds(), stepDur.Seconds()}); err != nil {
 				return nil, fmt.Errorf("task %s: log: %w", opt.Task, err)
 			}
 		}
@@ -506,7 +522,8 @@ func (p *prefetch) stop() {
 	p.wg.Wait()
 }
 
-// logLine is one line of log.jsonl.
+// logLine is one line of log.jsonl. The wall times (seconds, data_wait_s,
+// step_s) vary from run to run; everything before them is reproducible.
 type logLine struct {
 	Task      string         `json:"task"`
 	Epoch     int            `json:"epoch"`
@@ -514,9 +531,21 @@ type logLine struct {
 	LR        float64        `json:"lr"`
 	Val       map[string]any `json:"val"`
 	Seconds   float64        `json:"seconds"`
+	// DataWait is the epoch's time blocked on the prefetch workers (the
+	// data pipeline did not keep up), Step the time in training steps;
+	// the rest of Seconds is validation, logging and batch assembly.
+	DataWait float64 `json:"data_wait_s"`
+	Step     float64 `json:"step_s"`
 }
 
-func writeLogLine(w io.Writer, task string, epoch int, loss, lr float64, metrics map[string]float64, secs float64) error {
+// epochTimes are an epoch's wall times in seconds: the whole epoch, the
+// data wait and the training steps.
+type epochTimes struct{ total, wait, step float64 }
+
+// ms3 rounds seconds to the millisecond for the log.
+func ms3(s float64) float64 { return math.Round(s*1000) / 1000 }
+
+func writeLogLine(w io.Writer, task string, epoch int, loss, lr float64, metrics map[string]float64, tm epochTimes) error {
 	v := map[string]any{}
 	for k, x := range metrics {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -525,7 +554,7 @@ func writeLogLine(w io.Writer, task string, epoch int, loss, lr float64, metrics
 			v[k] = x
 		}
 	}
-	b, err := json.Marshal(logLine{Task: task, Epoch: epoch, TrainLoss: loss, LR: lr, Val: v, Seconds: math.Round(secs*1000) / 1000})
+	b, err := json.Marshal(logLine{Task: task, Epoch: epoch, TrainLoss: loss, LR: lr, Val: v, Seconds: ms3(tm.total), DataWait: ms3(tm.wait), Step: ms3(tm.step)})
 	if err != nil {
 		return err
 	}

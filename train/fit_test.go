@@ -97,7 +97,10 @@ func readLog(t *testing.T, b []byte) []map[string]any {
 		if err := json.Unmarshal(line, &m); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
 		}
-		delete(m, "seconds") // wall time, not reproducible
+		// wall times, not reproducible
+		delete(m, "seconds")
+		delete(m, "data_wait_s")
+		delete(m, "step_s")
 		out = append(out, m)
 	}
 	return out
