@@ -651,13 +651,7 @@ func (p *pipeline) trainAll() error {
 		}
 	}
 	for _, t := range taskList(p.cfg) {
-		if !t.cfg.Enabled {
-			continue
-		}
-		if t.name == "classification" && (t.cfg.Score == "vcdr" || t.cfg.Score == "multitask") {
-			continue // scored from the segmentation task's network
-		}
-		if t.name == "localizer" && !p.needsROI() {
+		if !p.trains(t) {
 			continue
 		}
 		if err := p.trainTask(t, f); err != nil {
@@ -665,6 +659,21 @@ func (p *pipeline) trainAll() error {
 		}
 	}
 	return nil
+}
+
+// trains tells whether a run trains a network for task t: an enabled task,
+// except a classification scored from the segmentation network and a
+// localizer that no ROI task needs.
+func (p *pipeline) trains(t namedTask) bool {
+	switch {
+	case !t.cfg.Enabled:
+		return false
+	case t.name == "classification" && (t.cfg.Score == "vcdr" || t.cfg.Score == "multitask"):
+		return false
+	case t.name == "localizer" && !p.needsROI():
+		return false
+	}
+	return true
 }
 
 func (p *pipeline) trainTask(t namedTask, logw io.Writer) error {
