@@ -4,6 +4,9 @@
 // (bench/peer/peer.py) in the same invocation (issue 9, DESIGN §6):
 //
 //	go run ./bench [--threads 2] [--steps 5] [--warmup 1] [--rounds 1] [--nets unet,cnn] [--quick] [--python PATH]
+//	go run ./bench --pipeline [--pipeline-configs configs/demo.yaml,...] [--pipeline-max N] [--pipeline-examples 256]
+//
+// --pipeline measures the data pipeline instead: see bench/pipeline.go.
 //
 // Networks: the U-Net (base 16, depth 4, batch norm) at 256², batch 8,
 // three classes, dice-ce loss; the 5-stage VGG-style classifier (base 16,
@@ -93,6 +96,11 @@ type options struct {
 	python                 string
 	child                  string
 	cpuprofile             string
+	// pipeline: measure the data pipeline instead (bench/pipeline.go).
+	pipeline     bool
+	pipeConfigs  string
+	pipeMax      int
+	pipeExamples int
 }
 
 func main() {
@@ -107,10 +115,21 @@ func main() {
 	flag.StringVar(&o.python, "python", "", "Python interpreter for the PyTorch peer (default: first of $PYTHON, python3, /usr/bin/python3 that imports torch)")
 	flag.StringVar(&o.child, "child", "", "internal: run one network in this process and print its JSON result")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "with --child: write a CPU profile of the timed steps to this file (go tool pprof)")
+	flag.BoolVar(&o.pipeline, "pipeline", false, "measure the data pipeline (decode, preprocess, augment) of --pipeline-configs against the training rate of their networks, instead of the reference networks")
+	flag.StringVar(&o.pipeConfigs, "pipeline-configs", "configs/demo.yaml,configs/sample-real.yaml", "with --pipeline: comma-separated experiment configs (one whose data is absent is skipped)")
+	flag.IntVar(&o.pipeMax, "pipeline-max", 0, "with --pipeline: keep this many samples of each source, evenly spaced (0: all)")
+	flag.IntVar(&o.pipeExamples, "pipeline-examples", 256, "with --pipeline: Example calls timed per task")
 	flag.Parse()
 	if o.threads < 1 || o.steps < 1 || o.rounds < 1 || o.warmup < 0 {
 		fmt.Fprintf(os.Stderr, "bench: --threads %d, --steps %d and --rounds %d must be >= 1, --warmup %d >= 0\n", o.threads, o.steps, o.rounds, o.warmup)
 		os.Exit(2)
+	}
+	if o.pipeline {
+		if o.pipeExamples < 1 {
+			fmt.Fprintf(os.Stderr, "bench: --pipeline-examples %d must be >= 1\n", o.pipeExamples)
+			os.Exit(2)
+		}
+		os.Exit(runPipeline(o, os.Stdout))
 	}
 	all := referenceNets(o.quick)
 	for _, n := range strings.Split(nets, ",") {
