@@ -27,13 +27,19 @@ var (
 	convTB = 48  // weight gradient: taps per tile (a multiple of 6)
 )
 
-// microKernel is the 6×16 GEMM micro-kernel: assembly where available,
-// else the portable Go version.
-var microKernel = func() func(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int) {
+// kernelFn is a GEMM micro-kernel: C (rows×16, leading dimension ldc) =
+// (add ? C : 0) + A·B with A(i,p) = a[i·rsA + p·csA] and
+// B(p,j) = b[p·rsB + j].
+type kernelFn func(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int)
+
+// microKernel (6 rows) and microKernel4 (4 rows, for the last panel when
+// the row count leaves 4 over, e.g. 16 or 64 channels) are the assembly
+// kernels where available, else the portable Go versions.
+var microKernel, microKernel4 = func() (kernelFn, kernelFn) {
 	if useAsmGemm {
-		return sgemmKernel6x16
+		return sgemmKernel6x16, sgemmKernel4x16
 	}
-	return kernel6x16Go
+	return kernel6x16Go, kernel4x16Go
 }()
 
 // convGeom is the geometry of one convolution: input C×H×W, O output
@@ -135,7 +141,6 @@ func (g *convGeom) fwdImage(x, ap, bias, y, tile, tmp []float32) {
 	kk := g.c * g.k * g.k
 	m := g.o
 	mPad := (m + gemmMR - 1) / gemmMR * gemmMR
-	full := m / gemmMR * gemmMR
 	direct := g.k == 1 && g.s == 1 && g.p == 0
 	for j0 := 0; j0 < hw; j0 += convNC {
 		nj := min(convNC, hw-j0)
@@ -164,10 +169,14 @@ func (g *convGeom) fwdImage(x, ap, bias, y, tile, tmp []float32) {
 				for i0 := 0; i0 < mPad; i0 += gemmMR {
 					a := &blk[i0*kl]
 					rows := min(gemmMR, m-i0)
-					if nr == gemmNR && i0 < full {
-						microKernel(kl, a, 1, gemmMR, &b[jc], ldb, &y[i0*hw+j0+jc], hw, add)
+					kern := microKernel
+					if rows <= 4 {
+						kern = microKernel4
+					}
+					if nr == gemmNR && (rows == gemmMR || rows == 4) {
+						kern(kl, a, 1, gemmMR, &b[jc], ldb, &y[i0*hw+j0+jc], hw, add)
 					} else {
-						microKernel(kl, a, 1, gemmMR, &b[jc], ldb, &tmp[0], gemmNR, 0)
+						kern(kl, a, 1, gemmMR, &b[jc], ldb, &tmp[0], gemmNR, 0)
 						putBlock(y, hw, i0, j0+jc, rows, nr, tmp, add == 1)
 					}
 					if last && bias != nil {
@@ -231,13 +240,13 @@ func (g *convGeom) wGradImage(x, gy, dwt, tile, bp []float32) {
 			if nc < gemmNR {
 				clear(strip)
 			}
-			// rows of the strip are written in order (one cache line
-			// each); the nc channel rows of dY are read as streams
-			for p := 0; p < np; p++ {
-				d := strip[p*gemmNR : p*gemmNR+nc]
-				q := (s*gemmNR)*hw + p0 + p
-				for j := range d {
-					d[j] = gy[q+j*hw]
+			// each channel row of dY is read in order and scattered into
+			// the strip (16 KB, in L1); gathering across channels instead
+			// reads 16 streams 4·H·W bytes apart, which share one L1 set
+			for j := 0; j < nc; j++ {
+				src := gy[(s*gemmNR+j)*hw+p0 : (s*gemmNR+j)*hw+p0+np]
+				for p, v := range src {
+					strip[p*gemmNR+j] = v
 				}
 			}
 		}
@@ -281,16 +290,24 @@ func copyRows(dst []float32, ldd int, src []float32, lds, r0, n, c0, nc int) {
 	}
 }
 
-// kernel6x16Go is the portable micro-kernel: the same contract and the
-// same summation order (p ascending, one fused-free multiply-add per
-// step) as the assembly kernel, without FMA.
+// kernel6x16Go and kernel4x16Go are the portable micro-kernels: the same
+// contract and summation order (p ascending) as the assembly kernels,
+// without fused multiply-add.
 func kernel6x16Go(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int) {
+	kernelGo(gemmMR, k, a, rsA, csA, b, rsB, c, ldc, add)
+}
+
+func kernel4x16Go(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int) {
+	kernelGo(4, k, a, rsA, csA, b, rsB, c, ldc, add)
+}
+
+func kernelGo(rows, k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int) {
 	var acc [gemmMR][gemmNR]float32
-	as := unsafe.Slice(a, (gemmMR-1)*rsA+(k-1)*csA+1)
+	as := unsafe.Slice(a, (rows-1)*rsA+(k-1)*csA+1)
 	bs := unsafe.Slice(b, (k-1)*rsB+gemmNR)
 	for p := 0; p < k; p++ {
 		br := bs[p*rsB : p*rsB+gemmNR]
-		for i := 0; i < gemmMR; i++ {
+		for i := 0; i < rows; i++ {
 			av := as[i*rsA+p*csA]
 			r := &acc[i]
 			for j, bv := range br {
@@ -298,8 +315,8 @@ func kernel6x16Go(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float
 			}
 		}
 	}
-	cs := unsafe.Slice(c, (gemmMR-1)*ldc+gemmNR)
-	for i := 0; i < gemmMR; i++ {
+	cs := unsafe.Slice(c, (rows-1)*ldc+gemmNR)
+	for i := 0; i < rows; i++ {
 		row := cs[i*ldc : i*ldc+gemmNR]
 		if add != 0 {
 			for j := range row {

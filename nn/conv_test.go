@@ -13,12 +13,12 @@ import (
 // for one test and restores them afterwards.
 func setConvBlocks(t *testing.T, kc, nc, kp, tb int, goKernel bool) {
 	t.Helper()
-	okc, onc, okp, otb, omk := convKC, convNC, convKP, convTB, microKernel
+	okc, onc, okp, otb, omk, omk4 := convKC, convNC, convKP, convTB, microKernel, microKernel4
 	convKC, convNC, convKP, convTB = kc, nc, kp, tb
 	if goKernel {
-		microKernel = kernel6x16Go
+		microKernel, microKernel4 = kernel6x16Go, kernel4x16Go
 	}
-	t.Cleanup(func() { convKC, convNC, convKP, convTB, microKernel = okc, onc, okp, otb, omk })
+	t.Cleanup(func() { convKC, convNC, convKP, convTB, microKernel, microKernel4 = okc, onc, okp, otb, omk, omk4 })
 }
 
 // TestConvBlockEdges runs forward and all three gradients of the
@@ -57,6 +57,8 @@ func TestConvBlockEdges(t *testing.T) {
 			checkConvLoops(t, 2, 30, 24, 24, 20, 3, 1, 1, 1, 77)
 			// 1×1 convolution read in place, rows past a partial last tile
 			checkConvLoops(t, 2, 13, 20, 20, 7, 1, 1, 0, 1, 78)
+			// 16 and 10 outputs: a last panel of 4 rows, stored directly
+			checkConvLoops(t, 2, 10, 17, 16, 16, 3, 1, 1, 1, 79)
 		})
 	}
 }

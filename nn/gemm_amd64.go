@@ -10,3 +10,8 @@ const haveAsmKernel = true
 //
 //go:noescape
 func sgemmKernel6x16(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int)
+
+// sgemmKernel4x16 is sgemmKernel6x16 for a 4×16 block (rows 0..3 of A).
+//
+//go:noescape
+func sgemmKernel4x16(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int)
