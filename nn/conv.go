@@ -51,8 +51,18 @@ type convGeom struct {
 // im2colBlock writes rows [t0, t0+nt) (taps, in (c, ky, kx) order) and
 // columns [j0, j0+nj) (output pixels, row-major) of the im2col matrix of
 // image x into dst, row-major with leading dimension ld; columns nj..ld-1
-// of each row are zeroed.
+// of each row are zeroed. The pixel range is cut once into output-row
+// segments; per tap, each segment is a shifted copy of one input row with
+// zeros where the tap falls into the padding.
 func (g *convGeom) im2colBlock(x []float32, t0, nt, j0, nj int, dst []float32, ld int) {
+	var segBuf [64]im2colSeg
+	segs := segBuf[:0]
+	for j := j0; j < j0+nj; {
+		oy, ox0 := j/g.wo, j%g.wo
+		ox1 := min(g.wo, ox0+(j0+nj-j))
+		segs = append(segs, im2colSeg{oy: oy, ox0: ox0, ox1: ox1, at: j - j0})
+		j += ox1 - ox0
+	}
 	kk := g.k * g.k
 	for t := 0; t < nt; t++ {
 		tap := t0 + t
@@ -61,47 +71,52 @@ func (g *convGeom) im2colBlock(x []float32, t0, nt, j0, nj int, dst []float32, l
 		xc := x[ci*g.h*g.w : (ci+1)*g.h*g.w]
 		row := dst[t*ld : t*ld+ld]
 		clear(row[nj:])
-		// walk the pixel range one output row segment at a time
-		j := j0
-		for j < j0+nj {
-			oy, ox0 := j/g.wo, j%g.wo
-			ox1 := min(g.wo, ox0+(j0+nj-j))
-			seg := row[j-j0 : j-j0+ox1-ox0]
-			j += ox1 - ox0
-			iy := oy*g.s - g.p + dy
-			if iy < 0 || iy >= g.h {
+		// output columns whose input column ox·s - p + dx lies in [0, w)
+		loX := 0
+		if g.p > dx {
+			loX = (g.p - dx + g.s - 1) / g.s
+		}
+		hiX := 0
+		if last := g.w - 1 + g.p - dx; last >= 0 {
+			hiX = last/g.s + 1
+		}
+		for _, sg := range segs {
+			seg := row[sg.at : sg.at+sg.ox1-sg.ox0]
+			iy := sg.oy*g.s - g.p + dy
+			lo, hi := max(sg.ox0, loX), min(sg.ox1, hiX)
+			if iy < 0 || iy >= g.h || lo >= hi {
 				clear(seg)
 				continue
 			}
-			xr := xc[iy*g.w : (iy+1)*g.w]
-			// valid output columns: 0 <= ox*s - p + dx < w
-			lo, hi := ox0, ox1
-			for lo < hi && lo*g.s-g.p+dx < 0 {
-				lo++
+			for q := sg.ox0; q < lo; q++ {
+				seg[q-sg.ox0] = 0
 			}
-			for hi > lo && (hi-1)*g.s-g.p+dx >= g.w {
-				hi--
-			}
-			for q := ox0; q < lo; q++ {
-				seg[q-ox0] = 0
-			}
-			for q := hi; q < ox1; q++ {
-				seg[q-ox0] = 0
-			}
-			if lo >= hi {
-				continue
+			for q := hi; q < sg.ox1; q++ {
+				seg[q-sg.ox0] = 0
 			}
 			ix := lo*g.s - g.p + dx
-			if g.s == 1 {
-				copy(seg[lo-ox0:hi-ox0], xr[ix:ix+hi-lo])
-			} else {
-				for q := lo; q < hi; q, ix = q+1, ix+g.s {
-					seg[q-ox0] = xr[ix]
+			d := seg[lo-sg.ox0 : hi-sg.ox0]
+			if g.s != 1 {
+				for q := range d {
+					d[q] = xc[iy*g.w+ix+q*g.s]
 				}
+				continue
+			}
+			src := xc[iy*g.w+ix : iy*g.w+ix+len(d)]
+			if len(d) >= 48 {
+				copy(d, src)
+				continue
+			}
+			for q, v := range src { // short rows: a loop beats a memmove call
+				d[q] = v
 			}
 		}
 	}
 }
+
+// im2colSeg is the part of a pixel block on one output row: row oy,
+// columns [ox0, ox1), at offset at in the block.
+type im2colSeg struct{ oy, ox0, ox1, at int }
 
 // packA packs the rows of A (m×kk, row-major, leading dimension lda) into
 // panels of 6 rows for each block of convKC columns: block kb, panel pi
