@@ -318,3 +318,33 @@ func TestNaNWatch(t *testing.T) {
 		t.Fatalf("error %v should report NaN at the first Conv2D", err)
 	}
 }
+
+// TestNoInputImageGradient: the training graph computes no gradient with
+// respect to the input image (nobody reads it; Gorgonia would compile and
+// run it every step), for every architecture; parameter gradients are
+// still checked by TestNetworkGradient.
+func TestNoInputImageGradient(t *testing.T) {
+	for _, arch := range []string{"cnn", "unet", "resnet", "heatmap", "multitask"} {
+		m, err := New(NetSpec{Arch: arch, Base: 4, Depth: 2}, Shape{C: 3, H: 16, W: 16}, 2, 2, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := 1
+		for _, v := range m.OutShape() {
+			per *= v
+		}
+		tr, err := m.NewTrainer(2, per, "zero", func(out []float32, _ []int, y, w, g []float32) float64 { return 0 })
+		if err != nil {
+			t.Fatalf("%s: %v", arch, err)
+		}
+		n := 0
+		for _, nd := range tr.gr.g.AllNodes() {
+			if nd.Op() != nil && strings.HasPrefix(nd.Op().String(), "grad") && nd.Shape().Eq(tr.gr.x.Shape()) {
+				n++
+			}
+		}
+		if n != 0 {
+			t.Errorf("%s: %d gradient nodes of the input image's shape %v, expected 0", arch, n, tr.gr.x.Shape())
+		}
+	}
+}

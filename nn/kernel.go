@@ -34,6 +34,23 @@ type kernOp struct {
 	inS  []tensor.Shape
 	outS tensor.Shape
 	buf  *tensor.Dense
+	// noGrad[i] marks an input whose gradient nobody needs (the network's
+	// input image): Gorgonia compiles every gradient node it is given,
+	// so none is built for it.
+	noGrad []bool
+}
+
+// skipInputGrad marks input i of the kern op that computed n as needing
+// no gradient.
+func skipInputGrad(n *G.Node, i int) {
+	op, ok := n.Op().(*kernOp)
+	if !ok {
+		return
+	}
+	if op.noGrad == nil {
+		op.noGrad = make([]bool, len(op.inS))
+	}
+	op.noGrad[i] = true
 }
 
 func applyKern(k kern, inputs ...*G.Node) (*G.Node, error) {
@@ -95,10 +112,18 @@ func (op *kernOp) Hashcode() uint32 {
 	op.WriteHash(h)
 	return h.Sum32()
 }
-func (op *kernOp) String() string       { return op.k.id() }
-func (op *kernOp) DiffWRT(n int) []bool { return op.k.diff(n) }
+func (op *kernOp) String() string { return op.k.id() }
+func (op *kernOp) DiffWRT(n int) []bool {
+	d := append([]bool(nil), op.k.diff(n)...)
+	for i := range d {
+		if op.noGrad != nil && i < len(op.noGrad) && op.noGrad[i] {
+			d[i] = false
+		}
+	}
+	return d
+}
 func (op *kernOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d := op.k.diff(len(inputs))
+	d := op.DiffWRT(len(inputs))
 	res := make(G.Nodes, len(inputs))
 	args := append(append(G.Nodes{}, inputs...), output, grad)
 	for i := range inputs {

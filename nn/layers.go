@@ -22,6 +22,9 @@ func (b *builder) convDil(name string, x *G.Node, outC, k, stride, pad, dil int)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	if x == b.gr.x {
+		skipInputGrad(y, 0) // no gradient for the input image
+	}
 	b.rec(name, y, name+".weight", name+".bias")
 	return y, nil
 }
