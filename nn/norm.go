@@ -41,6 +41,10 @@ func (a normAct) String() string {
 // with a data-dependent branch, mispredictions on random signs cost 7×.
 func (a normAct) apply(xs, o []float32, mul, add float32) {
 	o = o[:len(xs)]
+	if n8 := len(xs) &^ 7; useAsmAct && n8 > 0 {
+		applyActAVX(&xs[0], &o[0], n8, mul, add, a.slope, a.mode())
+		xs, o = xs[n8:], o[n8:]
+	}
 	switch {
 	case !a.on:
 		for j, v := range xs {
@@ -57,6 +61,28 @@ func (a normAct) apply(xs, o []float32, mul, add float32) {
 			o[j] = max(y, s*y)
 		}
 	}
+}
+
+// useAsmAct selects the AVX2 element-wise loops (act_amd64.s).
+var useAsmAct = useAsmGemm
+
+// mode is the activation code of the assembly loops: 0 none, 1 ReLU, 2
+// leaky ReLU.
+func (a normAct) mode() int {
+	switch {
+	case !a.on:
+		return 0
+	case a.slope == 0:
+		return 1
+	}
+	return 2
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // factor is the activation's derivative for output out: 1 when out > 0,
@@ -115,6 +141,10 @@ func (a normAct) gradSums(g, x, out []float32, m float64) (sg, sgx float64) {
 	x, out = x[:len(g)], out[:len(g)]
 	var g0, g1, q0, q1 float64
 	i := 0
+	if n8 := len(g) &^ 7; useAsmAct && n8 > 0 {
+		g0, q0 = gradSumsAVX(&g[0], &x[0], &out[0], n8, m, a.slope, b2i(a.on))
+		i = n8
+	}
 	if !a.on {
 		for ; i+2 <= len(g); i += 2 {
 			v0, v1 := float64(g[i]), float64(g[i+1])
@@ -143,6 +173,10 @@ func (a normAct) gradSums(g, x, out []float32, m float64) (sg, sgx float64) {
 // inputGrad writes gin = mul·g' + c1·(x - m) + c0 for one plane.
 func (a normAct) inputGrad(gin, g, x, out []float32, m, mul, c1, c0 float32) {
 	g, x, out = g[:len(gin)], x[:len(gin)], out[:len(gin)]
+	if n8 := len(gin) &^ 7; useAsmAct && n8 > 0 {
+		inputGradAVX(&gin[0], &g[0], &x[0], &out[0], n8, m, mul, c1, c0, a.slope, b2i(a.on))
+		gin, g, x, out = gin[n8:], g[n8:], x[n8:], out[n8:]
+	}
 	for j := range gin {
 		gin[j] = mul*a.grad(g[j], out[j]) + c1*(x[j]-m) + c0
 	}

@@ -1,0 +1,15 @@
+//go:build !amd64 || purego
+
+package nn
+
+func applyActAVX(x, o *float32, n int, mul, add, slope float32, mode int) {
+	panic("nn: no assembly activation loops on this platform")
+}
+
+func inputGradAVX(gin, gy, x, out *float32, n int, m, mul, c1, c0, slope float32, on int) {
+	panic("nn: no assembly activation loops on this platform")
+}
+
+func gradSumsAVX(gy, x, out *float32, n int, m float64, slope float32, on int) (sg, sgx float64) {
+	panic("nn: no assembly activation loops on this platform")
+}
