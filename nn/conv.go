@@ -56,13 +56,7 @@ type convGeom struct {
 // zeros where the tap falls into the padding.
 func (g *convGeom) im2colBlock(x []float32, t0, nt, j0, nj int, dst []float32, ld int) {
 	var segBuf [64]im2colSeg
-	segs := segBuf[:0]
-	for j := j0; j < j0+nj; {
-		oy, ox0 := j/g.wo, j%g.wo
-		ox1 := min(g.wo, ox0+(j0+nj-j))
-		segs = append(segs, im2colSeg{oy: oy, ox0: ox0, ox1: ox1, at: j - j0})
-		j += ox1 - ox0
-	}
+	segs := g.blockSegs(j0, nj, segBuf[:])
 	kk := g.k * g.k
 	for t := 0; t < nt; t++ {
 		tap := t0 + t
@@ -118,6 +112,118 @@ func (g *convGeom) im2colBlock(x []float32, t0, nt, j0, nj int, dst []float32, l
 // columns [ox0, ox1), at offset at in the block.
 type im2colSeg struct{ oy, ox0, ox1, at int }
 
+// blockSegs cuts the pixel range [j0, j0+nj) into output-row segments.
+func (g *convGeom) blockSegs(j0, nj int, buf []im2colSeg) []im2colSeg {
+	segs := buf[:0]
+	for j := j0; j < j0+nj; {
+		oy, ox0 := j/g.wo, j%g.wo
+		ox1 := min(g.wo, ox0+(j0+nj-j))
+		segs = append(segs, im2colSeg{oy: oy, ox0: ox0, ox1: ox1, at: j - j0})
+		j += ox1 - ox0
+	}
+	return segs
+}
+
+// padded reports whether the stride-1 path applies: im2col rows are read
+// from a zero-padded copy of the image (padImage), so that every segment
+// is one plain copy with no border handling.
+func (g *convGeom) padded() bool { return g.s == 1 }
+
+// padDims are the padded image's width and plane size.
+func (g *convGeom) padDims() (wp, plane int) {
+	wp = g.w + 2*g.p
+	return wp, (g.h + 2*g.p) * wp
+}
+
+// padLen is the scratch length padImage needs (0 when none).
+func (g *convGeom) padLen() int {
+	if !g.padded() || g.p == 0 {
+		return 0
+	}
+	_, plane := g.padDims()
+	return g.c * plane
+}
+
+// source is the image the im2col blocks read: the padded copy (in xp)
+// for stride 1, else x.
+func (g *convGeom) source(x, xp []float32) []float32 {
+	if !g.padded() {
+		return x
+	}
+	return g.padImage(x, xp)
+}
+
+// im2col builds an im2col block from x (any stride) or, for stride 1,
+// from its padded copy src.
+func (g *convGeom) im2col(x, src []float32, t0, nt, j0, nj int, dst []float32, ld int) {
+	if g.padded() {
+		g.im2colPadded(src, t0, nt, j0, nj, dst, ld)
+		return
+	}
+	g.im2colBlock(x, t0, nt, j0, nj, dst, ld)
+}
+
+// padImage writes x (C×H×W) with a zero border of width p into xp (C
+// planes of (H+2p)×(W+2p)); with p = 0 it returns x itself.
+func (g *convGeom) padImage(x, xp []float32) []float32 {
+	if g.p == 0 {
+		return x
+	}
+	wp, plane := g.padDims()
+	xp = xp[:g.c*plane]
+	for c := 0; c < g.c; c++ {
+		pl := xp[c*plane : (c+1)*plane]
+		clear(pl[:g.p*wp])
+		clear(pl[(g.p+g.h)*wp:])
+		for y := 0; y < g.h; y++ {
+			r := pl[(g.p+y)*wp : (g.p+y+1)*wp]
+			clear(r[:g.p])
+			copy(r[g.p:g.p+g.w], x[(c*g.h+y)*g.w:(c*g.h+y+1)*g.w])
+			clear(r[g.p+g.w:])
+		}
+	}
+	return xp
+}
+
+// im2colPadded is im2colBlock for stride 1, reading the padded image xp
+// (padImage): tap (c, ky, kx) of output (oy, ox) is xp[c·plane +
+// (oy + ky·d)·Wp + ox + kx·d].
+func (g *convGeom) im2colPadded(xp []float32, t0, nt, j0, nj int, dst []float32, ld int) {
+	var segBuf [64]im2colSeg
+	segs := g.blockSegs(j0, nj, segBuf[:])
+	wp, plane := g.padDims()
+	if g.p == 0 {
+		wp, plane = g.w, g.h*g.w
+	}
+	kk := g.k * g.k
+	for t := 0; t < nt; t++ {
+		tap := t0 + t
+		ci, r := tap/kk, tap%kk
+		base := ci*plane + (r/g.k)*g.d*wp + (r%g.k)*g.d
+		row := dst[t*ld : t*ld+ld]
+		clear(row[nj:])
+		for _, sg := range segs {
+			n := sg.ox1 - sg.ox0
+			src := xp[base+sg.oy*wp+sg.ox0 : base+sg.oy*wp+sg.ox0+n]
+			d := row[sg.at : sg.at+n]
+			switch {
+			case n >= 48:
+				copy(d, src)
+			case n%8 == 0:
+				// 32-byte array moves compile to register moves; larger
+				// arrays and short copies would call memmove
+				for q := 0; q < n; q += 8 {
+					*(*[8]float32)(d[q:]) = *(*[8]float32)(src[q:])
+				}
+			default:
+				for q, v := range src {
+					d[q] = v
+				}
+			}
+		}
+	}
+}
+
 // packA packs the rows of A (m×kk, row-major, leading dimension lda) into
 // panels of 6 rows for each block of convKC columns: block kb, panel pi
 // holds A(6·pi + i, kb·KC + p) at offset kb·mPad·KC + pi·6·kl + p·6 + i,
@@ -149,9 +255,10 @@ func packA(a []float32, m, kk, lda int, dst []float32) {
 
 // convFwdImage computes one image's output y (O×Ho·Wo) from x (C×H×W),
 // the packed weights ap (packA of the O×CKK weight matrix) and the bias
-// (nil: none). tile and tmp are scratch buffers of at least convKC·convNC
-// and 6·16 floats.
-func (g *convGeom) fwdImage(x, ap, bias, y, tile, tmp []float32) {
+// (nil: none). tile, tmp and xp are scratch buffers of at least
+// convKC·convNC, 6·16 and padLen() floats.
+func (g *convGeom) fwdImage(x, ap, bias, y, tile, tmp, xp []float32) {
+	src := g.source(x, xp)
 	hw := g.ho * g.wo
 	kk := g.c * g.k * g.k
 	m := g.o
@@ -169,7 +276,7 @@ func (g *convGeom) fwdImage(x, ap, bias, y, tile, tmp []float32) {
 				b, ldb = x[k0*hw+j0:], hw
 			} else {
 				b = tile[:kl*ld]
-				g.im2colBlock(x, k0, kl, j0, nj, b, ld)
+				g.im2col(x, src, k0, kl, j0, nj, b, ld)
 			}
 			blk := ap[k0*mPad:]
 			// the first block stores, later ones add; the bias is added
@@ -240,7 +347,8 @@ func (g *convGeom) dataGradGeom() (convGeom, bool) {
 // kkPad = CKK rounded up to 6, oPad = O rounded up to 16) with
 // col(x) · dYᵀ for one image. tile holds convTB·convKP floats, bp
 // oPad·convKP.
-func (g *convGeom) wGradImage(x, gy, dwt, tile, bp []float32) {
+func (g *convGeom) wGradImage(x, gy, dwt, tile, bp, xp []float32) {
+	src := g.source(x, xp)
 	hw := g.ho * g.wo
 	kk := g.c * g.k * g.k
 	kkPad := (kk + gemmMR - 1) / gemmMR * gemmMR
@@ -285,7 +393,7 @@ func (g *convGeom) wGradImage(x, gy, dwt, tile, bp []float32) {
 			} else {
 				a = tile[:nt*np]
 				real := min(nt, kk-t0)
-				g.im2colBlock(x, t0, real, p0, np, a, np)
+				g.im2col(x, src, t0, real, p0, np, a, np)
 				clear(a[real*np:])
 			}
 			for i := 0; i < nt; i += gemmMR {

@@ -143,10 +143,11 @@ func convForward(g convGeom, n int, x, w, b, out []float32) {
 	packA(w, g.o, kk, kk, *ap)
 	in, hw := g.c*g.h*g.w, g.ho*g.wo
 	parallelFor(n, func(i int) {
-		tile, tmp := scratch(convKC*convNC), scratch(gemmMR*gemmNR)
+		tile, tmp, xp := scratch(convKC*convNC), scratch(gemmMR*gemmNR), scratch(g.padLen())
 		defer gemmPool.Put(tile)
 		defer gemmPool.Put(tmp)
-		g.fwdImage(x[i*in:(i+1)*in], *ap, b, out[i*g.o*hw:(i+1)*g.o*hw], *tile, *tmp)
+		defer gemmPool.Put(xp)
+		g.fwdImage(x[i*in:(i+1)*in], *ap, b, out[i*g.o*hw:(i+1)*g.o*hw], *tile, *tmp, *xp)
 	})
 }
 
@@ -185,10 +186,11 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 		parts := make([]*[]float32, n)
 		parallelFor(n, func(i int) {
 			parts[i] = scratch(kkPad * oPad)
-			tile, bp := scratch(convTB*convKP), scratch(oPad*convKP)
+			tile, bp, xp := scratch(convTB*convKP), scratch(oPad*convKP), scratch(g.padLen())
 			defer gemmPool.Put(tile)
 			defer gemmPool.Put(bp)
-			g.wGradImage(x[i*ch*h*w:(i+1)*ch*h*w], gout[i*o*hw:(i+1)*o*hw], *parts[i], *tile, *bp)
+			defer gemmPool.Put(xp)
+			g.wGradImage(x[i*ch*h*w:(i+1)*ch*h*w], gout[i*o*hw:(i+1)*o*hw], *parts[i], *tile, *bp, *xp)
 		})
 		// gin (O×CKK) = (Σ_i part_i)ᵀ, images in order
 		sum := *parts[0]
