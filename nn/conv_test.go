@@ -14,11 +14,16 @@ import (
 func setConvBlocks(t *testing.T, kc, nc, kp, tb int, goKernel bool) {
 	t.Helper()
 	okc, onc, okp, otb, omk, omk4 := convKC, convNC, convKP, convTB, microKernel, microKernel4
+	ook, ook4, odir := offKernel, offKernel4, convDirectMaxBytes
 	convKC, convNC, convKP, convTB = kc, nc, kp, tb
 	if goKernel {
 		microKernel, microKernel4 = kernel6x16Go, kernel4x16Go
+		offKernel, offKernel4 = kernel6x16OffGo, kernel4x16OffGo
 	}
-	t.Cleanup(func() { convKC, convNC, convKP, convTB, microKernel, microKernel4 = okc, onc, okp, otb, omk, omk4 })
+	t.Cleanup(func() {
+		convKC, convNC, convKP, convTB, microKernel, microKernel4 = okc, onc, okp, otb, omk, omk4
+		offKernel, offKernel4, convDirectMaxBytes = ook, ook4, odir
+	})
 }
 
 // TestConvBlockEdges runs forward and all three gradients of the
@@ -29,7 +34,8 @@ func setConvBlocks(t *testing.T, kc, nc, kp, tb int, goKernel bool) {
 // 16-column strips, and weight-gradient tiles whose last panel runs past
 // C·k·k. It does so with the assembly micro-kernel (where present) and
 // with the portable Go one, and with the default block sizes on inputs
-// larger than one block.
+// larger than one block; each both on the direct path (convdirect.go) and
+// with im2col blocks for every convolution.
 func TestConvBlockEdges(t *testing.T) {
 	type blocks struct {
 		kc, nc, kp, tb int
@@ -40,26 +46,31 @@ func TestConvBlockEdges(t *testing.T) {
 		cases = append(cases, blocks{256, 256, 256, 48, false})
 	}
 	for _, bl := range cases {
-		t.Run(fmt.Sprintf("kc%d_nc%d_kp%d_tb%d_go%v", bl.kc, bl.nc, bl.kp, bl.tb, bl.goKernel), func(t *testing.T) {
-			setConvBlocks(t, bl.kc, bl.nc, bl.kp, bl.tb, bl.goKernel)
-			r := data.NewRand(4242)
-			for it := 0; it < 12; it++ {
-				n, c, o := 1+r.IntN(2), 1+r.IntN(12), 1+r.IntN(23)
-				k := []int{1, 3, 5}[r.IntN(3)]
-				s, d := 1+r.IntN(2), 1+r.IntN(2)
-				p := r.IntN(d*(k/2) + 2)
-				span := d*(k-1) + 1
-				h, w := span+r.IntN(20), span+r.IntN(20)
-				checkConvLoops(t, n, c, h, w, o, k, s, p, d, uint64(1000+it))
-			}
-			// larger than one default block: 30 channels × 9 taps = 270 > 256
-			// taps, 24×24 = 576 > 256 pixels, 20 outputs (partial panels)
-			checkConvLoops(t, 2, 30, 24, 24, 20, 3, 1, 1, 1, 77)
-			// 1×1 convolution read in place, rows past a partial last tile
-			checkConvLoops(t, 2, 13, 20, 20, 7, 1, 1, 0, 1, 78)
-			// 16 and 10 outputs: a last panel of 4 rows, stored directly
-			checkConvLoops(t, 2, 10, 17, 16, 16, 3, 1, 1, 1, 79)
-		})
+		for _, direct := range []bool{true, false} {
+			t.Run(fmt.Sprintf("kc%d_nc%d_kp%d_tb%d_go%v_direct%v", bl.kc, bl.nc, bl.kp, bl.tb, bl.goKernel, direct), func(t *testing.T) {
+				setConvBlocks(t, bl.kc, bl.nc, bl.kp, bl.tb, bl.goKernel)
+				if !direct {
+					convDirectMaxBytes = 0 // im2col for every stride-1 convolution
+				}
+				r := data.NewRand(4242)
+				for it := 0; it < 12; it++ {
+					n, c, o := 1+r.IntN(2), 1+r.IntN(12), 1+r.IntN(23)
+					k := []int{1, 3, 5}[r.IntN(3)]
+					s, d := 1+r.IntN(2), 1+r.IntN(2)
+					p := r.IntN(d*(k/2) + 2)
+					span := d*(k-1) + 1
+					h, w := span+r.IntN(20), span+r.IntN(20)
+					checkConvLoops(t, n, c, h, w, o, k, s, p, d, uint64(1000+it))
+				}
+				// larger than one default block: 30 channels × 9 taps = 270 > 256
+				// taps, 24×24 = 576 > 256 pixels, 20 outputs (partial panels)
+				checkConvLoops(t, 2, 30, 24, 24, 20, 3, 1, 1, 1, 77)
+				// 1×1 convolution read in place, rows past a partial last tile
+				checkConvLoops(t, 2, 13, 20, 20, 7, 1, 1, 0, 1, 78)
+				// 16 and 10 outputs: a last panel of 4 rows, stored directly
+				checkConvLoops(t, 2, 10, 17, 16, 16, 3, 1, 1, 1, 79)
+			})
+		}
 	}
 }
 

@@ -15,3 +15,14 @@ func sgemmKernel6x16(k int, a *float32, rsA, csA int, b *float32, rsB int, c *fl
 //
 //go:noescape
 func sgemmKernel4x16(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int)
+
+// sgemmKernel6x16Off and sgemmKernel4x16Off are the 6×16 and 4×16
+// kernels with B rows found through a table: B(p,j) = b[off[p] + j]
+// (offsets in floats), for convolutions that read shifted views of a
+// padded image instead of an im2col copy.
+//
+//go:noescape
+func sgemmKernel6x16Off(k int, a *float32, rsA, csA int, b *float32, off *int, c *float32, ldc int, add int)
+
+//go:noescape
+func sgemmKernel4x16Off(k int, a *float32, rsA, csA int, b *float32, off *int, c *float32, ldc int, add int)

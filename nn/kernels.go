@@ -142,6 +142,16 @@ func convForward(g convGeom, n int, x, w, b, out []float32) {
 	defer gemmPool.Put(ap)
 	packA(w, g.o, kk, kk, *ap)
 	in, hw := g.c*g.h*g.w, g.ho*g.wo
+	if g.direct() {
+		off := g.directOffsets()
+		parallelFor(n, func(i int) {
+			xp, ytmp := scratch(g.directPadLen(g.c)), scratch(mPad*convNC)
+			defer gemmPool.Put(xp)
+			defer gemmPool.Put(ytmp)
+			g.fwdImageDirect(x[i*in:(i+1)*in], *ap, off, b, out[i*g.o*hw:(i+1)*g.o*hw], *xp, *ytmp)
+		})
+		return
+	}
 	parallelFor(n, func(i int) {
 		tile, tmp, xp := scratch(convKC*convNC), scratch(gemmMR*gemmNR), scratch(g.padLen())
 		defer gemmPool.Put(tile)
@@ -181,16 +191,32 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 			c.col2im(col, ch, h, w, k, ho, wo, dx)
 		})
 	case 1: // dW = Σ_i dY_i · col_iᵀ, per-image partials summed in image order
-		kkPad := (kk + gemmMR - 1) / gemmMR * gemmMR
+		// partial rows: (c, ky, kx) order from im2col, (ky, kx, c) order
+		// (c padded to cPad) from the direct path
+		kk2 := k * k
+		cPad := (ch + gemmMR - 1) / gemmMR * gemmMR
+		rows := (kk + gemmMR - 1) / gemmMR * gemmMR
+		direct := g.direct()
+		if direct {
+			rows = kk2 * cPad
+		}
 		oPad := (o + gemmNR - 1) / gemmNR * gemmNR
 		parts := make([]*[]float32, n)
 		parallelFor(n, func(i int) {
-			parts[i] = scratch(kkPad * oPad)
-			tile, bp, xp := scratch(convTB*convKP), scratch(oPad*convKP), scratch(g.padLen())
-			defer gemmPool.Put(tile)
+			parts[i] = scratch(rows * oPad)
+			bp := scratch(oPad * convKP)
 			defer gemmPool.Put(bp)
+			xi, gi := x[i*ch*h*w:(i+1)*ch*h*w], gout[i*o*hw:(i+1)*o*hw]
+			if direct {
+				xp := scratch(g.directPadLen(cPad))
+				defer gemmPool.Put(xp)
+				g.wGradImageDirect(xi, gi, *parts[i], *xp, *bp)
+				return
+			}
+			tile, xp := scratch(convTB*convKP), scratch(g.padLen())
+			defer gemmPool.Put(tile)
 			defer gemmPool.Put(xp)
-			g.wGradImage(x[i*ch*h*w:(i+1)*ch*h*w], gout[i*o*hw:(i+1)*o*hw], *parts[i], *tile, *bp, *xp)
+			g.wGradImage(xi, gi, *parts[i], *tile, *bp, *xp)
 		})
 		// gin (O×CKK) = (Σ_i part_i)ᵀ, images in order
 		sum := *parts[0]
@@ -199,9 +225,13 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 				sum[j] += v
 			}
 		}
-		for t := 0; t < kk; t++ {
-			for oc, v := range sum[t*oPad : t*oPad+o] {
-				gin[oc*kk+t] = v
+		for r := 0; r < kk; r++ {
+			src := r // row of tap r = (c, t) in the partials
+			if direct {
+				src = (r%kk2)*cPad + r/kk2
+			}
+			for oc, v := range sum[src*oPad : src*oPad+o] {
+				gin[oc*kk+r] = v
 			}
 		}
 		for _, p := range parts {
