@@ -169,19 +169,9 @@ func (g *convGeom) padImage(x, xp []float32) []float32 {
 	if g.p == 0 {
 		return x
 	}
-	wp, plane := g.padDims()
+	_, plane := g.padDims()
 	xp = xp[:g.c*plane]
-	for c := 0; c < g.c; c++ {
-		pl := xp[c*plane : (c+1)*plane]
-		clear(pl[:g.p*wp])
-		clear(pl[(g.p+g.h)*wp:])
-		for y := 0; y < g.h; y++ {
-			r := pl[(g.p+y)*wp : (g.p+y+1)*wp]
-			clear(r[:g.p])
-			copy(r[g.p:g.p+g.w], x[(c*g.h+y)*g.w:(c*g.h+y+1)*g.w])
-			clear(r[g.p+g.w:])
-		}
-	}
+	g.padInto(x, xp)
 	return xp
 }
 
@@ -438,6 +428,11 @@ func kernelGo(rows, k int, a *float32, rsA, csA int, b *float32, rsB int, c *flo
 			}
 		}
 	}
+	storeAcc(rows, &acc, c, ldc, add)
+}
+
+// storeAcc writes (add = 0) or adds the first rows of acc to the block at c.
+func storeAcc(rows int, acc *[gemmMR][gemmNR]float32, c *float32, ldc int, add int) {
 	cs := unsafe.Slice(c, (rows-1)*ldc+gemmNR)
 	for i := 0; i < rows; i++ {
 		row := cs[i*ldc : i*ldc+gemmNR]

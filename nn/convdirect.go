@@ -68,17 +68,7 @@ func kernelOffGo(rows, k int, a *float32, rsA, csA int, b *float32, off *int, c 
 			}
 		}
 	}
-	cs := unsafe.Slice(c, (rows-1)*ldc+gemmNR)
-	for i := 0; i < rows; i++ {
-		row := cs[i*ldc : i*ldc+gemmNR]
-		if add != 0 {
-			for j := range row {
-				row[j] += acc[i][j]
-			}
-		} else {
-			copy(row, acc[i][:])
-		}
-	}
+	storeAcc(rows, &acc, c, ldc, add)
 }
 
 // directPadLen is the length of the padded buffer for planes channel
