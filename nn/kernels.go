@@ -218,13 +218,19 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 			defer gemmPool.Put(xp)
 			g.wGradImage(xi, gi, *parts[i], *tile, *bp, *xp)
 		})
-		// gin (O×CKK) = (Σ_i part_i)ᵀ, images in order
+		// gin (O×CKK) = (Σ_i part_i)ᵀ, images in order (chunks of the
+		// partials in parallel, each summed over the images in order)
 		sum := *parts[0]
-		for i := 1; i < n; i++ {
-			for j, v := range *parts[i] {
-				sum[j] += v
+		const chunk = 4096
+		parallelFor((len(sum)+chunk-1)/chunk, func(ci int) {
+			lo, hi := ci*chunk, min(len(sum), (ci+1)*chunk)
+			for i := 1; i < n; i++ {
+				pi := (*parts[i])[lo:hi]
+				for j, v := range pi {
+					sum[lo+j] += v
+				}
 			}
-		}
+		})
 		for r := 0; r < kk; r++ {
 			src := r // row of tap r = (c, t) in the partials
 			if direct {
@@ -238,15 +244,13 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 			gemmPool.Put(p)
 		}
 	case 2: // db = sum over batch and pixels
-		for oc := 0; oc < o; oc++ {
+		parallelFor(o, func(oc int) {
 			var s float64
 			for i := 0; i < n; i++ {
-				for _, v := range gout[(i*o+oc)*hw : (i*o+oc+1)*hw] {
-					s += float64(v)
-				}
+				s += sum64(gout[(i*o+oc)*hw : (i*o+oc+1)*hw])
 			}
 			gin[oc] = float32(s)
-		}
+		})
 	}
 }
 
@@ -356,27 +360,42 @@ func (p *maxPoolKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
 	x := in[0]
 	parallelFor(nc, func(c int) {
 		for oy := 0; oy < ho; oy++ {
-			for ox := 0; ox < wo; ox++ {
-				b := c*h*w + 2*oy*w + 2*ox
-				best, bi := x[b], b
-				for _, j := range [3]int{b + 1, b + w, b + w + 1} {
-					if x[j] > best {
-						best, bi = x[j], j
-					}
+			r0 := x[c*h*w+2*oy*w : c*h*w+2*oy*w+w]
+			r1 := x[c*h*w+(2*oy+1)*w : c*h*w+(2*oy+1)*w+w]
+			o := c*ho*wo + oy*wo
+			outs, args := out[o:o+wo], p.arg[o:o+wo]
+			for ox := range outs {
+				a, b, cc, d := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
+				m := max(max(a, b), max(cc, d))
+				// the first maximum in row-major order wins; checked from
+				// the last so that the compiler emits conditional moves
+				// (random comparisons mispredict as branches)
+				at := int32(c*h*w + (2*oy+1)*w + 2*ox + 1)
+				if cc == m {
+					at = int32(c*h*w + (2*oy+1)*w + 2*ox)
 				}
-				o := c*ho*wo + oy*wo + ox
-				out[o], p.arg[o] = best, int32(bi)
+				if b == m {
+					at = int32(c*h*w + 2*oy*w + 2*ox + 1)
+				}
+				if a == m {
+					at = int32(c*h*w + 2*oy*w + 2*ox)
+				}
+				outs[ox], args[ox] = m, at
 			}
 		}
 	})
 }
-func (p *maxPoolKern) bwd(_ int, _ [][]float32, _ []tensor.Shape, _, gout, gin []float32) {
-	for i := range gin {
-		gin[i] = 0
-	}
-	for o, j := range p.arg {
-		gin[j] += gout[o]
-	}
+func (p *maxPoolKern) bwd(_ int, _ [][]float32, s []tensor.Shape, _, gout, gin []float32) {
+	nc, hw := s[0][0]*s[0][1], s[0][2]*s[0][3]
+	per := len(gout) / nc
+	// each output's maximum lies in its own channel plane: channels are
+	// independent
+	parallelFor(nc, func(c int) {
+		clear(gin[c*hw : (c+1)*hw])
+		for o := c * per; o < (c+1)*per; o++ {
+			gin[p.arg[o]] += gout[o]
+		}
+	})
 }
 
 // upsampleKern: nearest-neighbour 2x upsampling.

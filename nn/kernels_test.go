@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/refugelab/refugelab/data"
@@ -330,5 +331,32 @@ func TestConvRandomShapes(t *testing.T) {
 		s, p := 1+r.IntN(2), r.IntN(k/2+1)
 		h, w := k+r.IntN(12), k+r.IntN(12)
 		checkConvLoops(t, n, c, h, w, o, k, s, p, 1, uint64(it))
+	}
+}
+
+// TestMaxPoolTies: within a 2×2 window the first maximum in row-major
+// order takes the gradient (worked by hand: windows with two, three and
+// four equal maxima, and a single maximum in each position).
+func TestMaxPoolTies(t *testing.T) {
+	// one 2×8 plane = four windows; columns 2k, 2k+1 of rows 0 and 1
+	x := []float32{
+		5, 5, 1, 2, 0, 3, 7, 7,
+		5, 1, 3, 3, 3, 3, 7, 7,
+	}
+	s := []tensor.Shape{{1, 1, 2, 8}}
+	k := &maxPoolKern{}
+	out := make([]float32, 4)
+	k.fwd([][]float32{x}, s, out)
+	if want := []float32{5, 3, 3, 7}; !slices.Equal(out, want) {
+		t.Fatalf("max pool %v, expected %v", out, want)
+	}
+	gin := make([]float32, len(x))
+	k.bwd(0, [][]float32{x}, s, out, []float32{1, 2, 3, 4}, gin)
+	want := []float32{
+		1, 0, 0, 0, 0, 3, 4, 0,
+		0, 0, 2, 0, 0, 0, 0, 0,
+	}
+	if !slices.Equal(gin, want) {
+		t.Fatalf("max pool gradient %v, expected %v", gin, want)
 	}
 }
