@@ -266,7 +266,15 @@ func TestStockConv2D(t *testing.T) {
 		cases = append(cases, c)
 	}
 	worst := 0.0
-	for i, cc := range cases {
+	// every geometry on both stride-1 paths: the direct one (these images
+	// are small) and im2col blocks (forced by a zero size limit)
+	defer func(old int) { convDirectMaxBytes = old }(convDirectMaxBytes)
+	for j := range 2 * len(cases) {
+		i, cc := j%len(cases), cases[j%len(cases)]
+		convDirectMaxBytes = 512 << 10
+		if j >= len(cases) {
+			convDirectMaxBytes = 0
+		}
 		xs := []int{cc.n, cc.c, cc.h, cc.w}
 		ws := []int{cc.o, cc.c, cc.k, cc.k}
 		bs := []int{1, cc.o, 1, 1}
@@ -275,7 +283,7 @@ func TestStockConv2D(t *testing.T) {
 			{"w", ws, randVals(size(ws), uint64(200+i), 0.3), true},
 			{"b", bs, randVals(size(bs), uint64(300+i), 0.5), true},
 		}
-		label := fmt.Sprintf("conv %v⊛%v stride %d pad %d dil %d", xs, ws, cc.stride, cc.pad, cc.dil)
+		label := fmt.Sprintf("conv %v⊛%v stride %d pad %d dil %d (direct limit %d B)", xs, ws, cc.stride, cc.pad, cc.dil, convDirectMaxBytes)
 		e := compareStock(t, label, ins,
 			func(n []*G.Node) (*G.Node, error) { return Conv2DDilated(n[0], n[1], n[2], cc.stride, cc.pad, cc.dil) },
 			func(n []*G.Node) (*G.Node, error) {
