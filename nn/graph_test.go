@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -346,5 +347,110 @@ func TestNoInputImageGradient(t *testing.T) {
 		if n != 0 {
 			t.Errorf("%s: %d gradient nodes of the input image's shape %v, expected 0", arch, n, tr.gr.x.Shape())
 		}
+	}
+}
+
+// TestGradPoolIdentical: with gradient buffers recycled within a step
+// (gradPool), three training steps of every architecture give bitwise the
+// same losses and parameter gradients as without, buffers are in fact
+// shared (fewer allocated than pooled ops), and every buffer is idle
+// again after a step. Released buffers are filled with NaN, so a buffer
+// released before its last read would show.
+func TestGradPoolIdentical(t *testing.T) {
+	defer func(old bool) { poisonGradPool = old }(poisonGradPool)
+	poisonGradPool = true // a read after release would give NaN gradients
+	for _, arch := range []string{"unet", "resnet", "multitask", "cnn"} {
+		spec := NetSpec{Arch: arch, Base: 4, Depth: 2, Norm: "batch"}
+		run := func(pool bool) ([]float64, [][]float32, *gradPool, int) {
+			defer func(old bool) { poolGrads = old }(poolGrads)
+			poolGrads = pool
+			m, err := New(spec, Shape{C: 3, H: 16, W: 16}, 2, 2, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			per := 1
+			for _, v := range m.OutShape() {
+				per *= v
+			}
+			tr, err := m.NewTrainer(2, per, "sq", func(out []float32, _ []int, y, w, g []float32) float64 {
+				var s float64
+				for i := range out {
+					d := out[i] - y[i]
+					if g != nil {
+						g[i] = d
+					}
+					s += float64(d * d / 2)
+				}
+				return s
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", arch, err)
+			}
+			pooled := 0
+			for _, n := range tr.gr.g.AllNodes() {
+				if op, ok := n.Op().(*kernGradOp); ok && op.uses > 0 {
+					pooled++
+				}
+			}
+			var losses []float64
+			var grads [][]float32
+			for step := 0; step < 3; step++ {
+				x := randVals(2*3*16*16, uint64(10+step), 1)
+				y := randVals(2*per, uint64(20+step), 1)
+				l, err := tr.Step(x, y, nil, uint64(step))
+				if err != nil {
+					t.Fatalf("%s: %v", arch, err)
+				}
+				losses = append(losses, l)
+				for _, g := range tr.Grads() {
+					grads = append(grads, append([]float32(nil), g...))
+				}
+			}
+			return losses, grads, tr.pool, pooled
+		}
+		l1, g1, pool, pooled := run(true)
+		l0, g0, _, _ := run(false)
+		if !slices.Equal(l1, l0) {
+			t.Errorf("%s: losses %v with pooling, %v without", arch, l1, l0)
+		}
+		for i := range g0 {
+			if !slices.Equal(g1[i], g0[i]) {
+				t.Fatalf("%s: gradient %d differs with pooling", arch, i)
+			}
+		}
+		if pool == nil || pooled == 0 {
+			t.Fatalf("%s: no gradient pooled", arch)
+		}
+		idle := 0
+		for _, f := range pool.free {
+			idle += len(f)
+		}
+		if len(pool.left) != 0 || idle >= pooled {
+			t.Errorf("%s: after a step %d buffers still in use, %d idle buffers for %d pooled gradient ops (expected 0 in use and fewer buffers than ops)", arch, len(pool.left), idle, pooled)
+		}
+		t.Logf("%s: %d pooled gradient ops share %d buffers", arch, pooled, idle)
+	}
+}
+
+// TestGradPoolReads: a pooled buffer is handed out again only after its
+// last read, and then for the same shape only.
+func TestGradPoolReads(t *testing.T) {
+	p := newGradPool()
+	a := p.get(tensor.Shape{2, 3}, 2)
+	p.read(a)
+	if b := p.get(tensor.Shape{2, 3}, 1); b == a {
+		t.Fatal("buffer handed out again after 1 of its 2 reads")
+	}
+	p.read(a)
+	if c := p.get(tensor.Shape{3, 2}, 1); c == a {
+		t.Fatal("buffer handed out for another shape")
+	}
+	if d := p.get(tensor.Shape{2, 3}, 1); d != a {
+		t.Fatal("idle buffer not reused for its shape")
+	}
+	p.read(tensor.New(tensor.WithShape(2, 3), tensor.Of(tensor.Float32))) // not pooled: ignored
+	p.reset()
+	if len(p.left) != 0 {
+		t.Fatalf("%d buffers in use after reset", len(p.left))
 	}
 }

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"hash"
 	"hash/fnv"
 
@@ -145,6 +146,12 @@ type kernGradOp struct {
 	f   *kernOp
 	i   int
 	buf *tensor.Dense
+	// pool, when set, recycles gradient buffers within a training step:
+	// this op's output comes from the pool when uses > 0 (the number of
+	// gradient ops that read it; see Trainer), and the dLoss/dout it reads
+	// goes back once its last reader is done.
+	pool *gradPool
+	uses int
 }
 
 func (op *kernGradOp) Arity() int { return len(op.f.inS) + 2 }
@@ -169,11 +176,19 @@ func (op *kernGradOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	out, gout := f32(inputs[n]), f32(inputs[n+1])
-	if op.buf == nil {
-		op.buf = tensor.New(tensor.WithShape(op.f.inS[op.i]...), tensor.Of(tensor.Float32))
+	buf := op.buf
+	switch {
+	case op.uses > 0:
+		buf = op.pool.get(op.f.inS[op.i], op.uses)
+	case buf == nil:
+		buf = tensor.New(tensor.WithShape(op.f.inS[op.i]...), tensor.Of(tensor.Float32))
+		op.buf = buf
 	}
-	op.f.k.bwd(op.i, in, op.f.inS, out, gout, op.buf.Data().([]float32))
-	return op.buf, nil
+	op.f.k.bwd(op.i, in, op.f.inS, out, gout, buf.Data().([]float32))
+	if op.pool != nil {
+		op.pool.read(inputs[n+1])
+	}
+	return buf, nil
 }
 func (op *kernGradOp) ReturnsPtr() bool     { return false }
 func (op *kernGradOp) CallsExtern() bool    { return false }
@@ -187,3 +202,108 @@ func (op *kernGradOp) Hashcode() uint32 {
 	return h.Sum32()
 }
 func (op *kernGradOp) String() string { return fmt.Sprintf("grad%d(%s)", op.i, op.f.k.id()) }
+
+// gradPool recycles the gradient buffers of one training graph. A
+// gradient that only gradient ops read (dLoss/d(activation) between two
+// layers) is dead once its last reader has run, so its buffer can hold a
+// later gradient of the same shape: live gradients, not all of them, take
+// memory. Every kern backward pass overwrites its whole output, so a
+// recycled buffer's old contents never leak into a result.
+type gradPool struct {
+	free map[string][]*tensor.Dense // idle buffers by shape
+	left map[*tensor.Dense]int      // buffers in use: reads still to come
+}
+
+func newGradPool() *gradPool {
+	return &gradPool{free: map[string][]*tensor.Dense{}, left: map[*tensor.Dense]int{}}
+}
+
+// get hands out a buffer of the shape that uses readers will read.
+func (p *gradPool) get(s tensor.Shape, uses int) *tensor.Dense {
+	key := fmt.Sprint([]int(s))
+	var t *tensor.Dense
+	if f := p.free[key]; len(f) > 0 {
+		t, p.free[key] = f[len(f)-1], f[:len(f)-1]
+	} else {
+		t = tensor.New(tensor.WithShape(s...), tensor.Of(tensor.Float32))
+	}
+	p.left[t] = uses
+	return t
+}
+
+// read records one read of v; a pooled buffer whose reads are all done
+// becomes idle.
+func (p *gradPool) read(v G.Value) {
+	t, ok := v.(*tensor.Dense)
+	if !ok {
+		return
+	}
+	n, ok := p.left[t]
+	if !ok {
+		return
+	}
+	if n > 1 {
+		p.left[t] = n - 1
+		return
+	}
+	delete(p.left, t)
+	if poisonGradPool {
+		for i, d := 0, t.Data().([]float32); i < len(d); i++ {
+			d[i] = float32(math.NaN())
+		}
+	}
+	key := fmt.Sprint([]int(t.Shape()))
+	p.free[key] = append(p.free[key], t)
+}
+
+// poisonGradPool fills every buffer that becomes idle with NaN (tests: a
+// read after release then shows in the gradients).
+var poisonGradPool bool
+
+// reset makes every buffer idle (the start of a step: a step that failed
+// half-way may have left buffers in use).
+func (p *gradPool) reset() {
+	for t := range p.left {
+		key := fmt.Sprint([]int(t.Shape()))
+		p.free[key] = append(p.free[key], t)
+	}
+	clear(p.left)
+}
+
+// poolGradients makes the gradient ops of graph g share a gradPool: each
+// kernGradOp output read only by kernGradOps is pooled; all kernGradOps
+// release what they read. It returns the pool (nil when no op qualifies).
+func poolGradients(g *G.ExprGraph) *gradPool {
+	pool := newGradPool()
+	pooled := false
+	for _, n := range g.AllNodes() {
+		op, ok := n.Op().(*kernGradOp)
+		if !ok {
+			continue
+		}
+		op.pool = pool
+		readers := 0
+		only := true
+		it := g.To(n.ID())
+		for it.Next() {
+			c, ok := it.Node().(*G.Node)
+			if !ok {
+				only = false
+				break
+			}
+			if _, ok := c.Op().(*kernGradOp); !ok {
+				only = false
+				break
+			}
+			readers++
+		}
+		if only && readers > 0 {
+			op.uses = readers
+			pooled = true
+		}
+	}
+	if !pooled {
+		return nil
+	}
+	return pool
+}

@@ -9,6 +9,10 @@ import (
 	"gorgonia.org/tensor"
 )
 
+// poolGrads makes training graphs recycle gradient buffers within a step
+// (gradPool); a variable so that tests can compare with unpooled graphs.
+var poolGrads = true
+
 // tapeMachines counts TapeMachines built for training (case C22: one per
 // training graph, never one per step).
 var tapeMachines atomic.Int64
@@ -39,6 +43,7 @@ type Trainer struct {
 	pnodes []*G.Node
 	grads  [][]float32
 	vm     G.VM
+	pool   *gradPool
 }
 
 // NewTrainer builds the training graph for batches of size batch whose
@@ -72,6 +77,9 @@ func (m *Model) NewTrainer(batch, ySize int, name string, f LossFunc) (*Trainer,
 	}
 	if _, err := G.Grad(t.cost, t.pnodes...); err != nil {
 		return nil, fmt.Errorf("nn.NewTrainer: gradient: %w", err)
+	}
+	if poolGrads {
+		t.pool = poolGradients(gr.g)
 	}
 	opts := []G.VMOpt{G.BindDualValues(t.pnodes...)}
 	if nanWatch.Load() {
@@ -135,6 +143,9 @@ func (t *Trainer) Step(x, y, w []float32, maskSeed uint64) (float64, error) {
 		}
 	}
 	defer t.vm.Reset()
+	if t.pool != nil {
+		t.pool.reset()
+	}
 	if err := t.vm.RunAll(); err != nil {
 		return 0, fmt.Errorf("nn.Trainer.Step: %w", err)
 	}
