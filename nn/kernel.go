@@ -2,9 +2,9 @@ package nn
 
 import (
 	"fmt"
-	"math"
 	"hash"
 	"hash/fnv"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
