@@ -21,11 +21,19 @@
 // reading (Gorgonia's own solvers do the same).
 //
 // Convolutions (stride, padding and dilation; NetSpec.Dilation dilates the
-// U-Net bottleneck) are im2col + SGEMM per image, images in parallel; the SGEMM
-// is an AVX2/FMA assembly micro-kernel on amd64 (gonum's SGEMM elsewhere
-// or with the purego build tag). Per-image work writes only its own
-// outputs and weight-gradient partials are summed in image order, so
-// training is bit-identical across thread counts.
+// U-Net bottleneck) are implicit GEMMs per image, images in parallel
+// (conv.go): cache-sized blocks of the im2col matrix, read from a
+// zero-padded copy of the image for stride 1, feed 6×16 and 4×16 AVX2/FMA
+// assembly micro-kernels; small images skip im2col altogether and the
+// kernel reads the padded image through a table of row offsets
+// (convdirect.go). The input gradient of a stride-1 convolution is the
+// convolution of dY with the flipped kernel. Normalisation layers carry the
+// activation fused, with AVX2 sweeps (norm.go, act_amd64.s). Other CPUs and
+// the purego build tag run the same algorithms in portable Go. Training
+// graphs recycle gradient buffers within a step (gradPool). Per-image work
+// writes only its own outputs and reductions run in a fixed order, so
+// training is bit-identical across thread counts. bench/RESULTS.md has the
+// measurements against PyTorch.
 package nn
 
 import (
