@@ -3,7 +3,7 @@
 package nn
 
 //go:noescape
-func applyActAVX(x, o *float32, n int, mul, add, slope float32, mode int)
+func applyActAVX(x, o *float32, n int, mhi, mlo, mul, add, slope float32, mode int)
 
 //go:noescape
 func inputGradAVX(gin, gy, x, out *float32, n int, m, mul, c1, c0, slope float32, on int)

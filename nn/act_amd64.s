@@ -6,17 +6,20 @@
 // activation, 8 floats per step (AVX2, FMA). n is a multiple of 8; the
 // callers handle the tail in Go.
 
-// func applyActAVX(x, o *float32, n int, mul, add, slope float32, mode int)
-// o = act(x·mul + add); mode 0: none, 1: ReLU, 2: leaky ReLU max(y, slope·y).
-// NaN propagates (the maximum returns y when y is NaN).
-TEXT ·applyActAVX(SB), NOSPLIT, $0-48
+// func applyActAVX(x, o *float32, n int, mhi, mlo, mul, add, slope float32, mode int)
+// o = act(((x - mhi) - mlo)·mul + add); mode 0: none, 1: ReLU, 2: leaky
+// ReLU max(y, slope·y). NaN propagates (the maximum returns y when y is
+// NaN).
+TEXT ·applyActAVX(SB), NOSPLIT, $0-56
 	MOVQ         x+0(FP), SI
 	MOVQ         o+8(FP), DI
 	MOVQ         n+16(FP), CX
-	VBROADCASTSS mul+24(FP), Y0
-	VBROADCASTSS add+28(FP), Y1
-	VBROADCASTSS slope+32(FP), Y2
-	MOVQ         mode+40(FP), AX
+	VBROADCASTSS mhi+24(FP), Y6
+	VBROADCASTSS mlo+28(FP), Y7
+	VBROADCASTSS mul+32(FP), Y0
+	VBROADCASTSS add+36(FP), Y1
+	VBROADCASTSS slope+40(FP), Y2
+	MOVQ         mode+48(FP), AX
 	VXORPS       Y3, Y3, Y3
 	SHRQ         $3, CX
 	JZ           adone
@@ -27,6 +30,8 @@ TEXT ·applyActAVX(SB), NOSPLIT, $0-48
 
 anone:
 	VMOVUPS     (SI), Y4
+	VSUBPS      Y6, Y4, Y4
+	VSUBPS      Y7, Y4, Y4
 	VFMADD213PS Y1, Y0, Y4
 	VMOVUPS     Y4, (DI)
 	ADDQ        $32, SI
@@ -37,6 +42,8 @@ anone:
 
 arelu:
 	VMOVUPS     (SI), Y4
+	VSUBPS      Y6, Y4, Y4
+	VSUBPS      Y7, Y4, Y4
 	VFMADD213PS Y1, Y0, Y4
 	VMAXPS      Y4, Y3, Y4
 	VMOVUPS     Y4, (DI)
@@ -48,6 +55,8 @@ arelu:
 
 aleaky:
 	VMOVUPS     (SI), Y4
+	VSUBPS      Y6, Y4, Y4
+	VSUBPS      Y7, Y4, Y4
 	VFMADD213PS Y1, Y0, Y4
 	VMULPS      Y2, Y4, Y5
 	VMAXPS      Y4, Y5, Y4

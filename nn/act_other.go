@@ -2,7 +2,7 @@
 
 package nn
 
-func applyActAVX(x, o *float32, n int, mul, add, slope float32, mode int) {
+func applyActAVX(x, o *float32, n int, mhi, mlo, mul, add, slope float32, mode int) {
 	panic("nn: no assembly activation loops on this platform")
 }
 

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"testing"
 
@@ -153,6 +154,53 @@ func BenchmarkConv(b *testing.B) {
 				}
 				b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
+		}
+	}
+}
+
+// TestConvNonFinite (found in review): an Inf in the input gives the same
+// weight gradient on the direct path as with im2col blocks and as the
+// naive loop: ±Inf where a tap touches it, finite elsewhere (the direct
+// path multiplies the dropped columns' inputs by 0, which would turn an
+// Inf there into NaN on taps that never touch it).
+func TestConvNonFinite(t *testing.T) {
+	x := randVals(25, 1, 1)
+	x[0] = float32(math.Inf(1))
+	wt, b, g := randVals(9, 2, 1), randVals(1, 3, 1), randVals(25, 4, 1)
+	shapes := []tensor.Shape{{1, 1, 5, 5}, {1, 1, 3, 3}, {1, 1, 1, 1}}
+	k := &convKern{stride: 1, pad: 1}
+	grad := func(limit int) []float32 {
+		defer func(old int) { convDirectMaxBytes = old }(convDirectMaxBytes)
+		convDirectMaxBytes = limit
+		gw := make([]float32, 9)
+		k.bwd(1, [][]float32{x, wt, b}, shapes, nil, g, gw)
+		return gw
+	}
+	direct, im2col := grad(512<<10), grad(0)
+	// naive: dW[ky][kx] = Σ g[oy][ox]·x[oy+ky-1][ox+kx-1]
+	for t9 := 0; t9 < 9; t9++ {
+		ky, kx := t9/3, t9%3
+		var want float64
+		for oy := 0; oy < 5; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				iy, ix := oy+ky-1, ox+kx-1
+				if iy >= 0 && iy < 5 && ix >= 0 && ix < 5 {
+					want += float64(g[oy*5+ox]) * float64(x[iy*5+ix])
+				}
+			}
+		}
+		for _, got := range []struct {
+			name string
+			v    float32
+		}{{"direct", direct[t9]}, {"im2col", im2col[t9]}} {
+			switch {
+			case math.IsInf(want, 0):
+				if !math.IsInf(float64(got.v), int(math.Copysign(1, want))) {
+					t.Errorf("tap %d %s: %v, expected %v", t9, got.name, got.v, want)
+				}
+			case !(math.Abs(float64(got.v)-want) <= 1e-5*math.Max(1, math.Abs(want))): // NaN fails
+				t.Errorf("tap %d %s: %v, expected %v", t9, got.name, got.v, want)
+			}
 		}
 	}
 }

@@ -110,7 +110,8 @@ func (g *convGeom) directOffsets() []int {
 }
 
 // fwdImageDirect is fwdImage on the direct path: xp is scratch of
-// directPadLen(C) floats, ytmp of mPad·(convNC+16).
+// directPadLen(C) floats, ytmp of mPad·convNC (convNC is a multiple of
+// 16, so a block's rounded-up width never exceeds it).
 func (g *convGeom) fwdImageDirect(x, ap []float32, off []int, bias, y, xp, ytmp []float32) {
 	wp, _ := g.padDims()
 	g.padInto(x, xp)
@@ -166,8 +167,9 @@ func (g *convGeom) fwdImageDirect(x, ap []float32, off []int, bias, y, xp, ytmp 
 // wGradImageDirect is wGradImage on the direct path: it overwrites dwt
 // (k·k·cPad × oPad, rows in (ky, kx, c) order, cPad = C rounded up to 6)
 // with col(x)·dYᵀ over the padded-width positions (dY taken as 0 on the
-// dropped columns). xp is scratch of directPadLen(cPad) floats, bp of
-// oPad·convKP.
+// dropped columns; the caller uses it only when x is finite, since the
+// dropped columns' inputs are multiplied by 0). xp is scratch of
+// directPadLen(cPad) floats, bp of oPad·convKP.
 func (g *convGeom) wGradImageDirect(x, gy, dwt, xp, bp []float32) {
 	wp, plane := g.padDims()
 	g.padInto(x, xp)

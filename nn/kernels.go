@@ -196,7 +196,9 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 		kk2 := k * k
 		cPad := (ch + gemmMR - 1) / gemmMR * gemmMR
 		rows := (kk + gemmMR - 1) / gemmMR * gemmMR
-		direct := g.direct()
+		// the direct path multiplies the dropped columns' inputs by 0,
+		// which turns an Inf there into NaN; im2col when any is not finite
+		direct := g.direct() && allFinite(x)
 		if direct {
 			rows = kk2 * cPad
 		}
@@ -263,7 +265,7 @@ func (reluKern) outShape(s []tensor.Shape) (tensor.Shape, error) { return s[0].C
 func (reluKern) diff(int) []bool                                 { return []bool{true} }
 func (reluKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
 	chunks(len(out), s[0][0], func(lo, hi int) {
-		normAct{on: true}.apply(in[0][lo:hi], out[lo:hi], 1, 0)
+		normAct{on: true}.apply(in[0][lo:hi], out[lo:hi], 0, 0, 1, 0)
 	})
 }
 func (reluKern) bwd(_ int, in [][]float32, s []tensor.Shape, _, gout, gin []float32) {
@@ -286,7 +288,7 @@ func (leakyReluKern) outShape(s []tensor.Shape) (tensor.Shape, error) { return s
 func (leakyReluKern) diff(int) []bool                                 { return []bool{true} }
 func (k leakyReluKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
 	chunks(len(out), s[0][0], func(lo, hi int) {
-		normAct{on: true, slope: k.slope}.apply(in[0][lo:hi], out[lo:hi], 1, 0)
+		normAct{on: true, slope: k.slope}.apply(in[0][lo:hi], out[lo:hi], 0, 0, 1, 0)
 	})
 }
 func (k leakyReluKern) bwd(_ int, in [][]float32, s []tensor.Shape, _, gout, gin []float32) {
@@ -369,15 +371,17 @@ func (p *maxPoolKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
 				m := max(max(a, b), max(cc, d))
 				// the first maximum in row-major order wins; checked from
 				// the last so that the compiler emits conditional moves
-				// (random comparisons mispredict as branches)
+				// (random comparisons mispredict as branches); a NaN is the
+				// maximum (max propagates it) and the first NaN takes the
+				// gradient
 				at := int32(c*h*w + (2*oy+1)*w + 2*ox + 1)
-				if cc == m {
+				if cc == m || cc != cc {
 					at = int32(c*h*w + (2*oy+1)*w + 2*ox)
 				}
-				if b == m {
+				if b == m || b != b {
 					at = int32(c*h*w + 2*oy*w + 2*ox + 1)
 				}
-				if a == m {
+				if a == m || a != a {
 					at = int32(c*h*w + 2*oy*w + 2*ox)
 				}
 				outs[ox], args[ox] = m, at
@@ -591,4 +595,22 @@ func (packKern) fwd(in [][]float32, s []tensor.Shape, out []float32) {
 }
 func (packKern) bwd(idx int, in [][]float32, s []tensor.Shape, o, gout, gin []float32) {
 	concatKern{}.bwd(idx, in, s, o, gout, gin)
+}
+
+// allFinite reports whether no value of x is NaN or ±Inf (v·0 is NaN
+// exactly for those).
+func allFinite(x []float32) bool {
+	var a, b, c, d float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		a += x[i] * 0
+		b += x[i+1] * 0
+		c += x[i+2] * 0
+		d += x[i+3] * 0
+	}
+	for ; i < len(x); i++ {
+		a += x[i] * 0
+	}
+	s := a + b + c + d
+	return s == s
 }

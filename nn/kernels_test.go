@@ -34,9 +34,17 @@ func to64(v []float32) []float64 {
 }
 
 // relErr is max|a-b| / max(max|b|, floor).
+// A NaN or infinite value on either side, or a length mismatch, gives
+// +Inf, so that checks written as e > tol fail on them.
 func relErr(a []float32, b []float64, floor float64) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
 	var d, m float64
 	for i := range b {
+		if x := float64(a[i]); math.IsNaN(x) || math.IsInf(x, 0) || math.IsNaN(b[i]) || math.IsInf(b[i], 0) {
+			return math.Inf(1)
+		}
 		d = math.Max(d, math.Abs(float64(a[i])-b[i]))
 		m = math.Max(m, math.Abs(b[i]))
 	}
@@ -358,5 +366,34 @@ func TestMaxPoolTies(t *testing.T) {
 	}
 	if !slices.Equal(gin, want) {
 		t.Fatalf("max pool gradient %v, expected %v", gin, want)
+	}
+}
+
+// TestMaxPoolNaN (found in review): a NaN in a window is its maximum and
+// takes the gradient (the first NaN when there are several), as in
+// PyTorch.
+func TestMaxPoolNaN(t *testing.T) {
+	nan := float32(math.NaN())
+	x := []float32{
+		1, nan, 4, 5, nan, 9, 2, 2,
+		3, nan, nan, 0, 7, 8, 1, nan,
+	}
+	s := []tensor.Shape{{1, 1, 2, 8}}
+	k := &maxPoolKern{}
+	out := make([]float32, 4)
+	k.fwd([][]float32{x}, s, out)
+	for _, v := range out {
+		if !math.IsNaN(float64(v)) {
+			t.Fatalf("max pool of windows with NaN: %v, expected all NaN", out)
+		}
+	}
+	gin := make([]float32, len(x))
+	k.bwd(0, [][]float32{x}, s, out, []float32{1, 2, 3, 4}, gin)
+	want := []float32{
+		0, 1, 0, 0, 3, 0, 0, 0,
+		0, 0, 2, 0, 0, 0, 0, 4,
+	}
+	if !slices.Equal(gin, want) {
+		t.Fatalf("gradient %v, expected %v", gin, want)
 	}
 }

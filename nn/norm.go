@@ -36,31 +36,41 @@ func (a normAct) String() string {
 	}
 }
 
-// apply writes act(x·a + b) for each x of xs into o. The loops are
+// apply writes act((x - m)·mul + add) for each x of xs into o, the mean m
+// given as a float32 pair m = mhi + mlo: x - mhi is exact for x near the
+// mean, so the centring keeps float64-like accuracy even when |m| is much
+// larger than the spread (x·mul + (add - m·mul) would cancel). The loops are
 // branch-free (max; leaky ReLU is max(y, slope·y) for slope in [0, 1)):
 // with a data-dependent branch, mispredictions on random signs cost 7×.
-func (a normAct) apply(xs, o []float32, mul, add float32) {
+func (a normAct) apply(xs, o []float32, mhi, mlo, mul, add float32) {
 	o = o[:len(xs)]
 	if n8 := len(xs) &^ 7; useAsmAct && n8 > 0 {
-		applyActAVX(&xs[0], &o[0], n8, mul, add, a.slope, a.mode())
+		applyActAVX(&xs[0], &o[0], n8, mhi, mlo, mul, add, a.slope, a.mode())
 		xs, o = xs[n8:], o[n8:]
 	}
 	switch {
 	case !a.on:
 		for j, v := range xs {
-			o[j] = v*mul + add
+			o[j] = ((v-mhi)-mlo)*mul + add
 		}
 	case a.slope == 0:
 		for j, v := range xs {
-			o[j] = max(v*mul+add, 0)
+			o[j] = max(((v-mhi)-mlo)*mul+add, 0)
 		}
 	default:
 		s := a.slope
 		for j, v := range xs {
-			y := v*mul + add
+			y := ((v-mhi)-mlo)*mul + add
 			o[j] = max(y, s*y)
 		}
 	}
+}
+
+// split32 writes m as hi + lo, hi the nearest float32 and lo the float32
+// of the rest.
+func split32(m float64) (hi, lo float32) {
+	hi = float32(m)
+	return hi, float32(m - float64(hi))
 }
 
 // useAsmAct selects the AVX2 element-wise loops (act_amd64.s).
@@ -247,9 +257,8 @@ func (g *groupNormKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
 		g.mean[ig], g.rstd[ig] = m, rs
 		for cc := 0; cc < cg; cc++ {
 			ch := gi*cg + cc
-			a := float64(sc[ch]) * rs
-			b := float64(sh[ch]) - m*a
-			g.act.apply(x[(i*c+ch)*hw:(i*c+ch+1)*hw], out[(i*c+ch)*hw:], float32(a), float32(b))
+			mhi, mlo := split32(m)
+			g.act.apply(x[(i*c+ch)*hw:(i*c+ch+1)*hw], out[(i*c+ch)*hw:], mhi, mlo, float32(float64(sc[ch])*rs), sh[ch])
 		}
 	})
 }
@@ -381,10 +390,10 @@ func (k *batchNormKern) fwd(in [][]float32, inS []tensor.Shape, out []float32) {
 		}
 		rs := 1 / math.Sqrt(v+k.eps)
 		k.mean[ch], k.rstd[ch] = m, rs
-		a := float64(sc[ch]) * rs
-		b := float64(sh[ch]) - m*a
+		a := float32(float64(sc[ch]) * rs)
+		mhi, mlo := split32(m)
 		for i := 0; i < n; i++ {
-			k.act.apply(x[(i*c+ch)*hw:(i*c+ch+1)*hw], out[(i*c+ch)*hw:], float32(a), float32(b))
+			k.act.apply(x[(i*c+ch)*hw:(i*c+ch+1)*hw], out[(i*c+ch)*hw:], mhi, mlo, a, sh[ch])
 		}
 	})
 }

@@ -133,7 +133,7 @@ func TestActLoopsAsmMatchGo(t *testing.T) {
 			defer func(old bool) { useAsmAct = old }(useAsmAct)
 			useAsmAct = asm
 			o, gin = make([]float32, n), make([]float32, n)
-			a.apply(x, o, 1.3, -0.2)
+			a.apply(x, o, 0.4, 1e-9, 1.3, -0.2)
 			xs := append([]float32(nil), x...)
 			xs[17] = 0.5
 			os := append([]float32(nil), o...)
@@ -160,6 +160,35 @@ func TestActLoopsAsmMatchGo(t *testing.T) {
 		}
 		if math.Abs(s1-s2) > 1e-12*math.Max(1, math.Abs(s2)) || math.Abs(q1-q2) > 1e-12*math.Max(1, math.Abs(q2)) {
 			t.Errorf("%v: sums asm (%v, %v), Go (%v, %v)", a, s1, q1, s2, q2)
+		}
+	}
+}
+
+// TestNormLargeMean: normalising values whose mean is 1000 or 10000 times
+// their spread keeps float64-like accuracy (relative error ≤ 1e-6 against
+// the float64 reference; computing x·a + (shift - m·a) in float32 gave
+// 9e-6 at 1000 and 2e-4 at 10000, found in review).
+func TestNormLargeMean(t *testing.T) {
+	n, c, h, w := 2, 4, 1, 45
+	hw := h * w
+	sc, sh := randVals(c, 52, 1), randVals(c, 53, 1)
+	shapes := []tensor.Shape{{n, c, h, w}, {1, c, 1, 1}, {1, c, 1, 1}}
+	for _, off := range []float32{1000, 10000} {
+		x := randVals(n*c*hw, 51, 1)
+		for i := range x {
+			x[i] += off
+		}
+		out := make([]float32, len(x))
+		(&groupNormKern{groups: 2, eps: 1e-5}).fwd([][]float32{x, sc, sh}, shapes, out)
+		want := naiveNormAct(to64(x), to64(sc), to64(sh), n, c, hw, func(i, ch int) int { return i*2 + ch/2 }, -1)
+		if e := relErr(out, want, 1e-3); e > 1e-6 {
+			t.Errorf("group norm, mean %g: relative error %.3g > 1e-6", off, e)
+		}
+		out2 := make([]float32, len(x))
+		(&batchNormKern{eps: 1e-5, momentum: 0.1, train: true, rm: make([]float32, c), rv: make([]float32, c)}).fwd([][]float32{x, sc, sh}, shapes, out2)
+		want2 := naiveNormAct(to64(x), to64(sc), to64(sh), n, c, hw, func(_, ch int) int { return ch }, -1)
+		if e := relErr(out2, want2, 1e-3); e > 1e-6 {
+			t.Errorf("batch norm, mean %g: relative error %.3g > 1e-6", off, e)
 		}
 	}
 }
