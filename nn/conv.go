@@ -217,8 +217,8 @@ func (g *convGeom) im2colPadded(xp []float32, t0, nt, j0, nj int, dst []float32,
 // packA packs the rows of A (m×kk, row-major, leading dimension lda) into
 // panels of 6 rows for each block of convKC columns: block kb, panel pi
 // holds A(6·pi + i, kb·KC + p) at offset kb·mPad·KC + pi·6·kl + p·6 + i,
-// where kl is the block's length; rows past m are zero. It returns the
-// packed buffer's length needed: mPad·kk.
+// where kl is the block's length; rows past m are zero. dst holds
+// mPad·kk floats (mPad = m rounded up to 6).
 func packA(a []float32, m, kk, lda int, dst []float32) {
 	mPad := (m + gemmMR - 1) / gemmMR * gemmMR
 	for k0 := 0; k0 < kk; k0 += convKC {
@@ -243,7 +243,7 @@ func packA(a []float32, m, kk, lda int, dst []float32) {
 	}
 }
 
-// convFwdImage computes one image's output y (O×Ho·Wo) from x (C×H×W),
+// fwdImage computes one image's output y (O×Ho·Wo) from x (C×H×W),
 // the packed weights ap (packA of the O×CKK weight matrix) and the bias
 // (nil: none). tile, tmp and xp are scratch buffers of at least
 // convKC·convNC, 6·16 and padLen() floats.
@@ -333,7 +333,7 @@ func (g *convGeom) dataGradGeom() (convGeom, bool) {
 	return convGeom{c: g.o, h: g.ho, w: g.wo, o: g.c, k: g.k, s: 1, p: p, d: g.d, ho: g.h, wo: g.w}, true
 }
 
-// wGradImage adds nothing: it overwrites dwt (kkPad×oPad, row-major,
+// wGradImage overwrites dwt (kkPad×oPad, row-major,
 // kkPad = CKK rounded up to 6, oPad = O rounded up to 16) with
 // col(x) · dYᵀ for one image. tile holds convTB·convKP floats, bp
 // oPad·convKP.
@@ -404,8 +404,9 @@ func copyRows(dst []float32, ldd int, src []float32, lds, r0, n, c0, nc int) {
 }
 
 // kernel6x16Go and kernel4x16Go are the portable micro-kernels: the same
-// contract and summation order (p ascending) as the assembly kernels,
-// without fused multiply-add.
+// contract and summation order (p ascending) as the assembly kernels;
+// whether a multiply-add is fused is the compiler's choice per
+// architecture, so their last bits may differ from the assembly's.
 func kernel6x16Go(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int) {
 	kernelGo(gemmMR, k, a, rsA, csA, b, rsB, c, ldc, add)
 }
