@@ -66,14 +66,7 @@ func (g *convGeom) im2colBlock(x []float32, t0, nt, j0, nj int, dst []float32, l
 		row := dst[t*ld : t*ld+ld]
 		clear(row[nj:])
 		// output columns whose input column ox·s - p + dx lies in [0, w)
-		loX := 0
-		if g.p > dx {
-			loX = (g.p - dx + g.s - 1) / g.s
-		}
-		hiX := 0
-		if last := g.w - 1 + g.p - dx; last >= 0 {
-			hiX = last/g.s + 1
-		}
+		loX, hiX := g.validCols(dx)
 		for _, sg := range segs {
 			seg := row[sg.at : sg.at+sg.ox1-sg.ox0]
 			iy := sg.oy*g.s - g.p + dy
@@ -106,6 +99,18 @@ func (g *convGeom) im2colBlock(x []float32, t0, nt, j0, nj int, dst []float32, l
 			}
 		}
 	}
+}
+
+// validCols is the range [lo, hi) of output columns ox whose input column
+// ox·s - p + off (off: the tap's dilated column offset) lies in [0, W).
+func (g *convGeom) validCols(off int) (lo, hi int) {
+	if g.p > off {
+		lo = (g.p - off + g.s - 1) / g.s
+	}
+	if last := g.w - 1 + g.p - off; last >= 0 {
+		hi = last/g.s + 1
+	}
+	return lo, hi
 }
 
 // im2colSeg is the part of a pixel block on one output row: row oy,
@@ -444,5 +449,71 @@ func storeAcc(rows int, acc *[gemmMR][gemmNR]float32, c *float32, ldc int, add i
 		} else {
 			copy(row, acc[i][:])
 		}
+	}
+}
+
+// col2imBlock adds the block col (im2col rows [t0, t0+nt), output pixels
+// [j0, j0+nj), leading dimension ld) into dx (C×H×W): the adjoint of
+// im2colBlock. Every dx element receives its contributions in a fixed
+// order (taps in order, then pixels in order).
+func (g *convGeom) col2imBlock(col []float32, t0, nt, j0, nj, ld int, dx []float32) {
+	var segBuf [64]im2colSeg
+	segs := g.blockSegs(j0, nj, segBuf[:])
+	kk := g.k * g.k
+	for t := 0; t < nt; t++ {
+		tap := t0 + t
+		ci, r := tap/kk, tap%kk
+		dy, dxo := (r/g.k)*g.d, (r%g.k)*g.d
+		xc := dx[ci*g.h*g.w : (ci+1)*g.h*g.w]
+		row := col[t*ld : t*ld+nj]
+		loX, hiX := g.validCols(dxo)
+		for _, sg := range segs {
+			iy := sg.oy*g.s - g.p + dy
+			lo, hi := max(sg.ox0, loX), min(sg.ox1, hiX)
+			if iy < 0 || iy >= g.h || lo >= hi {
+				continue
+			}
+			src := row[sg.at+lo-sg.ox0 : sg.at+hi-sg.ox0]
+			ix := lo*g.s - g.p + dxo
+			xr := xc[iy*g.w : (iy+1)*g.w]
+			for q, v := range src {
+				xr[ix+q*g.s] += v
+			}
+		}
+	}
+}
+
+// dataGradImage writes dX (C×H×W) of one image for any stride: per block
+// of output pixels, the im2col block of the gradient, Wᵀ·dY (micro-kernel,
+// with wtp = packA of Wᵀ), is added into dX by col2imBlock. ytile holds
+// O·(convNC) floats, ctile kkPad·convNC (kkPad = C·k·k rounded up to 6).
+func (g *convGeom) dataGradImage(gy, wtp, dx, ytile, ctile []float32) {
+	hw := g.ho * g.wo
+	kk := g.c * g.k * g.k
+	kkPad := (kk + gemmMR - 1) / gemmMR * gemmMR
+	clear(dx)
+	for j0 := 0; j0 < hw; j0 += convNC {
+		nj := min(convNC, hw-j0)
+		ld := (nj + gemmNR - 1) / gemmNR * gemmNR
+		// dY block, copied: its rows H·W floats apart would crowd L1 sets
+		for oc := 0; oc < g.o; oc++ {
+			r := ytile[oc*ld : (oc+1)*ld]
+			copy(r, gy[oc*hw+j0:oc*hw+j0+nj])
+			clear(r[nj:])
+		}
+		for k0 := 0; k0 < g.o; k0 += convKC {
+			kl := min(convKC, g.o-k0)
+			blk := wtp[k0*kkPad:]
+			add := 1
+			if k0 == 0 {
+				add = 0
+			}
+			for jc := 0; jc < nj; jc += gemmNR {
+				for i0 := 0; i0 < kkPad; i0 += gemmMR {
+					microKernel(kl, &blk[i0*kl], 1, gemmMR, &ytile[k0*ld+jc], ld, &ctile[i0*ld+jc], ld, add)
+				}
+			}
+		}
+		g.col2imBlock(ctile, 0, kk, j0, nj, ld, dx)
 	}
 }

@@ -117,24 +117,26 @@ func convAll(t *testing.T, threads int) [][]float32 {
 
 // BenchmarkConv reports GFLOP/s of the convolution's forward pass and its
 // input and weight gradients on layers of the reference U-Net (batch 8,
-// 3×3, same padding) at GOMAXPROCS (go test -bench Conv -cpu 2).
+// 3×3, same padding) and one strided layer at GOMAXPROCS (go test -bench Conv -cpu 2).
 func BenchmarkConv(b *testing.B) {
-	for _, sh := range []struct{ n, c, hw, o int }{
-		{8, 16, 256, 16},  // level 0
-		{8, 32, 256, 16},  // level 0 after the skip concatenation
-		{8, 64, 64, 64},   // level 2
-		{8, 128, 32, 128}, // level 3
+	for _, sh := range []struct{ n, c, hw, o, s int }{
+		{8, 16, 256, 16, 1},  // level 0
+		{8, 32, 256, 16, 1},  // level 0 after the skip concatenation
+		{8, 64, 64, 64, 1},   // level 2
+		{8, 128, 32, 128, 1}, // level 3
+		{8, 64, 64, 128, 2},  // a resnet stage's first, strided convolution
 	} {
+		ohw := (sh.hw-1)/sh.s + 1
 		x := randVals(sh.n*sh.c*sh.hw*sh.hw, 1, 1)
 		w := randVals(sh.o*sh.c*9, 2, 1)
 		bias := randVals(sh.o, 3, 1)
-		g := randVals(sh.n*sh.o*sh.hw*sh.hw, 4, 1)
+		g := randVals(sh.n*sh.o*ohw*ohw, 4, 1)
 		shapes := []tensor.Shape{{sh.n, sh.c, sh.hw, sh.hw}, {sh.o, sh.c, 3, 3}, {1, sh.o, 1, 1}}
-		k := &convKern{stride: 1, pad: 1}
+		k := &convKern{stride: sh.s, pad: 1}
 		out := make([]float32, len(g))
-		flop := float64(2*sh.n*sh.o*sh.c*9) * float64(sh.hw*sh.hw)
+		flop := float64(2*sh.n*sh.o*sh.c*9) * float64(ohw*ohw)
 		for _, pass := range []string{"fwd", "dx", "dw"} {
-			b.Run(fmt.Sprintf("%s_n%d_c%d_%d²_o%d", pass, sh.n, sh.c, sh.hw, sh.o), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s_n%d_c%d_%d²_o%d_s%d", pass, sh.n, sh.c, sh.hw, sh.o, sh.s), func(b *testing.B) {
 				var gin []float32
 				switch pass {
 				case "dx":

@@ -70,58 +70,6 @@ func (c *convKern) outShape(inS []tensor.Shape) (tensor.Shape, error) {
 	return tensor.Shape{n, o, ho, wo}, nil
 }
 
-// validRange is the range [lo, hi) of output columns ox whose input column
-// ox*stride - pad + kx lies inside [0, w); kx is the tap's dilated offset.
-func (c *convKern) validRange(kx, w, wo int) (int, int) {
-	lo, hi := 0, wo
-	for lo < wo && lo*c.stride-c.pad+kx < 0 {
-		lo++
-	}
-	for hi > lo && (hi-1)*c.stride-c.pad+kx >= w {
-		hi--
-	}
-	return lo, hi
-}
-
-// col2im adds col back into dx (cleared first by the caller).
-func (c *convKern) col2im(col []float32, ch, h, w, k, ho, wo int, dx []float32) {
-	p, d := 0, c.d()
-	for ci := 0; ci < ch; ci++ {
-		xc := dx[ci*h*w:]
-		for ky := 0; ky < k; ky++ {
-			for kx := 0; kx < k; kx++ {
-				row := col[p*ho*wo : (p+1)*ho*wo]
-				p++
-				dy, dxo := ky*d, kx*d
-				lo, hi := c.validRange(dxo, w, wo)
-				if lo >= hi {
-					continue
-				}
-				for oy := 0; oy < ho; oy++ {
-					iy := oy*c.stride - c.pad + dy
-					if iy < 0 || iy >= h {
-						continue
-					}
-					r := row[oy*wo+lo : oy*wo+hi]
-					xr := xc[iy*w : (iy+1)*w]
-					ix := lo*c.stride - c.pad + dxo
-					if c.stride == 1 {
-						xs := xr[ix : ix+len(r)]
-						for j, v := range r {
-							xs[j] += v
-						}
-					} else {
-						for _, v := range r {
-							xr[ix] += v
-							ix += c.stride
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
 func (c *convKern) geom(inS []tensor.Shape) convGeom {
 	n, ch, h, w, o, k, ho, wo := c.dims(inS)
 	_ = n
@@ -179,16 +127,23 @@ func (c *convKern) bwd(idx int, in [][]float32, inS []tensor.Shape, out, gout, g
 			convForward(gg, n, gout, *wf, nil, gin)
 			return
 		}
-		// strided: dX = col2im(Wᵀ · dY)
+		// strided: dX = col2im(Wᵀ · dY), block by block
+		kkPad := (kk + gemmMR - 1) / gemmMR * gemmMR
+		wT := scratch(kk * o)
+		defer gemmPool.Put(wT)
+		for oc := 0; oc < o; oc++ {
+			for t, v := range wt[oc*kk : (oc+1)*kk] {
+				(*wT)[t*o+oc] = v
+			}
+		}
+		wtp := scratch(kkPad * o)
+		defer gemmPool.Put(wtp)
+		packA(*wT, kk, o, o, *wtp)
 		parallelFor(n, func(i int) {
-			gi := gout[i*o*hw : (i+1)*o*hw]
-			dx := gin[i*ch*h*w : (i+1)*ch*h*w]
-			sp := scratch(kk * hw)
-			defer gemmPool.Put(sp)
-			col := *sp
-			gemm(true, false, kk, hw, o, wt, kk, gi, hw, false, col, hw)
-			clear(dx)
-			c.col2im(col, ch, h, w, k, ho, wo, dx)
+			yt, ct := scratch(o*convNC), scratch(kkPad*convNC)
+			defer gemmPool.Put(yt)
+			defer gemmPool.Put(ct)
+			g.dataGradImage(gout[i*o*hw:(i+1)*o*hw], *wtp, gin[i*ch*h*w:(i+1)*ch*h*w], *yt, *ct)
 		})
 	case 1: // dW = Σ_i dY_i · col_iᵀ, per-image partials summed in image order
 		// partial rows: (c, ky, kx) order from im2col, (ky, kx, c) order
