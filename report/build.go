@@ -721,7 +721,7 @@ func secResults(r *run) *section {
 				l.Items = append(l.Items, []span{txt(fmt.Sprintf("… and %d more (metrics.json).", len(pr)-maxProblems))})
 				break
 			}
-			l.Items = append(l.Items, []span{txt(problemLine(p))})
+			l.Items = append(l.Items, []span{txt(p.String())})
 		}
 		s.add(l)
 	}
@@ -751,29 +751,6 @@ func secResults(r *run) *section {
 
 // maxProblems bounds the submission problems listed per split.
 const maxProblems = 10
-
-// problemLine formats one submission problem like eval.Problem.String.
-func problemLine(p metricProblem) string {
-	var loc []string
-	if p.File != "" {
-		loc = append(loc, p.File)
-	}
-	if p.Row > 0 {
-		loc = append(loc, fmt.Sprintf("row %d", p.Row))
-	}
-	if p.Name != "" {
-		loc = append(loc, p.Name)
-	}
-	s := fmt.Sprintf("%s [%s]", p.Task, p.Kind)
-	if len(loc) > 0 {
-		s += " " + strings.Join(loc, ", ")
-	}
-	s += ": " + p.What
-	if p.Expected != "" {
-		s += " (expected " + p.Expected + ")"
-	}
-	return s
-}
 
 // qualRanked returns the qualitative cases ranked from best to worst, with
 // their rank label.

@@ -174,38 +174,6 @@ func sentence(s string) string {
 	return s + "."
 }
 
-// levenshtein distance, for suggesting a known format name.
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
-
-func closest(name string, known []string) string {
-	best, bd := "", math.MaxInt
-	for _, k := range known {
-		if d := levenshtein(name, k); d < bd {
-			best, bd = k, d
-		}
-	}
-	return best
-}
-
 // maxSizesListed bounds the image sizes listed one by one.
 const maxSizesListed = 6
 

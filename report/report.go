@@ -41,6 +41,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/refugelab/refugelab/data"
 )
 
 // Options controls Generate.
@@ -139,7 +141,7 @@ func normFormats(fs []string) ([]string, error) {
 			n, ok := formatAliases[part]
 			if !ok {
 				return nil, fmt.Errorf("report: format %q: unknown format (known: %s; closest: %s)",
-					part, strings.Join(KnownFormats(), ", "), closest(part, KnownFormats()))
+					part, strings.Join(KnownFormats(), ", "), data.Closest(part, KnownFormats()))
 			}
 			want[n] = true
 		}

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/refugelab/refugelab/eval"
 )
 
 // ArtifactError reports a run-folder artifact that is missing, unreadable,
@@ -227,16 +229,9 @@ type splitMetrics struct {
 	Problems []metricProblem // what the submission check found or tolerated
 }
 
-// metricProblem is one entry of a split's "problems" list in metrics.json.
-type metricProblem struct {
-	Task     string `json:"task"`
-	Name     string `json:"name"`
-	File     string `json:"file"`
-	Row      int    `json:"row"`
-	Kind     string `json:"kind"`
-	What     string `json:"what"`
-	Expected string `json:"expected"`
-}
+// metricProblem is one entry of a split's "problems" list in metrics.json
+// (eval's submission check writes them).
+type metricProblem = eval.Problem
 
 type perImage struct {
 	Classification []perImageClass `json:"classification"`
