@@ -2,6 +2,106 @@
 
 #include "textflag.h"
 
+// STORE6x16 and STORE4x16 end a kernel: at label store, C (DX, row stride R8
+// bytes) gets the accumulators Y0.. added (add+64(FP) != 0) or stored.
+#define STORE6x16 \
+	store:; \
+	MOVQ add+64(FP), AX; \
+	TESTQ AX, AX; \
+	JZ   overwrite; \
+	VADDPS  (DX), Y0, Y0; \
+	VMOVUPS Y0, (DX); \
+	VADDPS  32(DX), Y1, Y1; \
+	VMOVUPS Y1, 32(DX); \
+	ADDQ    R8, DX; \
+	VADDPS  (DX), Y2, Y2; \
+	VMOVUPS Y2, (DX); \
+	VADDPS  32(DX), Y3, Y3; \
+	VMOVUPS Y3, 32(DX); \
+	ADDQ    R8, DX; \
+	VADDPS  (DX), Y4, Y4; \
+	VMOVUPS Y4, (DX); \
+	VADDPS  32(DX), Y5, Y5; \
+	VMOVUPS Y5, 32(DX); \
+	ADDQ    R8, DX; \
+	VADDPS  (DX), Y6, Y6; \
+	VMOVUPS Y6, (DX); \
+	VADDPS  32(DX), Y7, Y7; \
+	VMOVUPS Y7, 32(DX); \
+	ADDQ    R8, DX; \
+	VADDPS  (DX), Y8, Y8; \
+	VMOVUPS Y8, (DX); \
+	VADDPS  32(DX), Y9, Y9; \
+	VMOVUPS Y9, 32(DX); \
+	ADDQ    R8, DX; \
+	VADDPS  (DX), Y10, Y10; \
+	VMOVUPS Y10, (DX); \
+	VADDPS  32(DX), Y11, Y11; \
+	VMOVUPS Y11, 32(DX); \
+	VZEROUPPER; \
+	RET; \
+	overwrite:; \
+	VMOVUPS Y0, (DX); \
+	VMOVUPS Y1, 32(DX); \
+	ADDQ    R8, DX; \
+	VMOVUPS Y2, (DX); \
+	VMOVUPS Y3, 32(DX); \
+	ADDQ    R8, DX; \
+	VMOVUPS Y4, (DX); \
+	VMOVUPS Y5, 32(DX); \
+	ADDQ    R8, DX; \
+	VMOVUPS Y6, (DX); \
+	VMOVUPS Y7, 32(DX); \
+	ADDQ    R8, DX; \
+	VMOVUPS Y8, (DX); \
+	VMOVUPS Y9, 32(DX); \
+	ADDQ    R8, DX; \
+	VMOVUPS Y10, (DX); \
+	VMOVUPS Y11, 32(DX); \
+	VZEROUPPER; \
+	RET
+
+#define STORE4x16 \
+	store:; \
+	MOVQ add+64(FP), AX; \
+	TESTQ AX, AX; \
+	JZ   overwrite; \
+	VADDPS  (DX), Y0, Y0; \
+	VMOVUPS Y0, (DX); \
+	VADDPS  32(DX), Y1, Y1; \
+	VMOVUPS Y1, 32(DX); \
+	ADDQ    R8, DX; \
+	VADDPS  (DX), Y2, Y2; \
+	VMOVUPS Y2, (DX); \
+	VADDPS  32(DX), Y3, Y3; \
+	VMOVUPS Y3, 32(DX); \
+	ADDQ    R8, DX; \
+	VADDPS  (DX), Y4, Y4; \
+	VMOVUPS Y4, (DX); \
+	VADDPS  32(DX), Y5, Y5; \
+	VMOVUPS Y5, 32(DX); \
+	ADDQ    R8, DX; \
+	VADDPS  (DX), Y6, Y6; \
+	VMOVUPS Y6, (DX); \
+	VADDPS  32(DX), Y7, Y7; \
+	VMOVUPS Y7, 32(DX); \
+	VZEROUPPER; \
+	RET; \
+	overwrite:; \
+	VMOVUPS Y0, (DX); \
+	VMOVUPS Y1, 32(DX); \
+	ADDQ    R8, DX; \
+	VMOVUPS Y2, (DX); \
+	VMOVUPS Y3, 32(DX); \
+	ADDQ    R8, DX; \
+	VMOVUPS Y4, (DX); \
+	VMOVUPS Y5, 32(DX); \
+	ADDQ    R8, DX; \
+	VMOVUPS Y6, (DX); \
+	VMOVUPS Y7, 32(DX); \
+	VZEROUPPER; \
+	RET
+
 // func sgemmKernel6x16(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int)
 // C[6×16] (+)= A·B where A(i,p) = a[i*rsA + p*csA] and B(p,j) = b[p*rsB + j]
 // (strides in floats; the 16 values of a B row are contiguous). add = 0
@@ -62,62 +162,7 @@ loop:
 	DECQ         CX
 	JNZ          loop
 
-store:
-	MOVQ add+64(FP), AX
-	TESTQ AX, AX
-	JZ   overwrite
-	VADDPS  (DX), Y0, Y0
-	VMOVUPS Y0, (DX)
-	VADDPS  32(DX), Y1, Y1
-	VMOVUPS Y1, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y2, Y2
-	VMOVUPS Y2, (DX)
-	VADDPS  32(DX), Y3, Y3
-	VMOVUPS Y3, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y4, Y4
-	VMOVUPS Y4, (DX)
-	VADDPS  32(DX), Y5, Y5
-	VMOVUPS Y5, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y6, Y6
-	VMOVUPS Y6, (DX)
-	VADDPS  32(DX), Y7, Y7
-	VMOVUPS Y7, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y8, Y8
-	VMOVUPS Y8, (DX)
-	VADDPS  32(DX), Y9, Y9
-	VMOVUPS Y9, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y10, Y10
-	VMOVUPS Y10, (DX)
-	VADDPS  32(DX), Y11, Y11
-	VMOVUPS Y11, 32(DX)
-	VZEROUPPER
-	RET
-
-overwrite:
-	VMOVUPS Y0, (DX)
-	VMOVUPS Y1, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y2, (DX)
-	VMOVUPS Y3, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y4, (DX)
-	VMOVUPS Y5, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y6, (DX)
-	VMOVUPS Y7, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y8, (DX)
-	VMOVUPS Y9, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y10, (DX)
-	VMOVUPS Y11, 32(DX)
-	VZEROUPPER
-	RET
+	STORE6x16
 
 // func sgemmKernel4x16(k int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, add int)
 // C[4×16] (+)= A·B where A(i,p) = a[i*rsA + p*csA] and B(p,j) = b[p*rsB + j]
@@ -168,46 +213,7 @@ loop:
 	DECQ         CX
 	JNZ          loop
 
-store:
-	MOVQ add+64(FP), AX
-	TESTQ AX, AX
-	JZ   overwrite
-	VADDPS  (DX), Y0, Y0
-	VMOVUPS Y0, (DX)
-	VADDPS  32(DX), Y1, Y1
-	VMOVUPS Y1, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y2, Y2
-	VMOVUPS Y2, (DX)
-	VADDPS  32(DX), Y3, Y3
-	VMOVUPS Y3, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y4, Y4
-	VMOVUPS Y4, (DX)
-	VADDPS  32(DX), Y5, Y5
-	VMOVUPS Y5, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y6, Y6
-	VMOVUPS Y6, (DX)
-	VADDPS  32(DX), Y7, Y7
-	VMOVUPS Y7, 32(DX)
-	VZEROUPPER
-	RET
-
-overwrite:
-	VMOVUPS Y0, (DX)
-	VMOVUPS Y1, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y2, (DX)
-	VMOVUPS Y3, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y4, (DX)
-	VMOVUPS Y5, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y6, (DX)
-	VMOVUPS Y7, 32(DX)
-	VZEROUPPER
-	RET
+	STORE4x16
 
 // func sgemmKernel6x16Off(k int, a *float32, rsA, csA int, b *float32, off *int, c *float32, ldc int, add int)
 // C[6×16] (+)= A·B where A(i,p) = a[i*rsA + p*csA] and B(p,j) = b[off[p] + j]
@@ -269,62 +275,7 @@ loop:
 	DECQ         CX
 	JNZ          loop
 
-store:
-	MOVQ add+64(FP), AX
-	TESTQ AX, AX
-	JZ   overwrite
-	VADDPS  (DX), Y0, Y0
-	VMOVUPS Y0, (DX)
-	VADDPS  32(DX), Y1, Y1
-	VMOVUPS Y1, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y2, Y2
-	VMOVUPS Y2, (DX)
-	VADDPS  32(DX), Y3, Y3
-	VMOVUPS Y3, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y4, Y4
-	VMOVUPS Y4, (DX)
-	VADDPS  32(DX), Y5, Y5
-	VMOVUPS Y5, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y6, Y6
-	VMOVUPS Y6, (DX)
-	VADDPS  32(DX), Y7, Y7
-	VMOVUPS Y7, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y8, Y8
-	VMOVUPS Y8, (DX)
-	VADDPS  32(DX), Y9, Y9
-	VMOVUPS Y9, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y10, Y10
-	VMOVUPS Y10, (DX)
-	VADDPS  32(DX), Y11, Y11
-	VMOVUPS Y11, 32(DX)
-	VZEROUPPER
-	RET
-
-overwrite:
-	VMOVUPS Y0, (DX)
-	VMOVUPS Y1, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y2, (DX)
-	VMOVUPS Y3, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y4, (DX)
-	VMOVUPS Y5, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y6, (DX)
-	VMOVUPS Y7, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y8, (DX)
-	VMOVUPS Y9, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y10, (DX)
-	VMOVUPS Y11, 32(DX)
-	VZEROUPPER
-	RET
+	STORE6x16
 
 
 // func sgemmKernel4x16Off(k int, a *float32, rsA, csA int, b *float32, off *int, c *float32, ldc int, add int)
@@ -376,43 +327,4 @@ loop:
 	DECQ         CX
 	JNZ          loop
 
-store:
-	MOVQ add+64(FP), AX
-	TESTQ AX, AX
-	JZ   overwrite
-	VADDPS  (DX), Y0, Y0
-	VMOVUPS Y0, (DX)
-	VADDPS  32(DX), Y1, Y1
-	VMOVUPS Y1, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y2, Y2
-	VMOVUPS Y2, (DX)
-	VADDPS  32(DX), Y3, Y3
-	VMOVUPS Y3, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y4, Y4
-	VMOVUPS Y4, (DX)
-	VADDPS  32(DX), Y5, Y5
-	VMOVUPS Y5, 32(DX)
-	ADDQ    R8, DX
-	VADDPS  (DX), Y6, Y6
-	VMOVUPS Y6, (DX)
-	VADDPS  32(DX), Y7, Y7
-	VMOVUPS Y7, 32(DX)
-	VZEROUPPER
-	RET
-
-overwrite:
-	VMOVUPS Y0, (DX)
-	VMOVUPS Y1, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y2, (DX)
-	VMOVUPS Y3, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y4, (DX)
-	VMOVUPS Y5, 32(DX)
-	ADDQ    R8, DX
-	VMOVUPS Y6, (DX)
-	VMOVUPS Y7, 32(DX)
-	VZEROUPPER
-	RET
+	STORE4x16
